@@ -1,0 +1,27 @@
+// Locating test inputs: ../shared (models, texts, references) through the one
+// setting TESSERA_TEST_DATA, and the plugins this build produced.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace tessera::test {
+
+// Root of the shared test data; TESSERA_TEST_DATA overrides the default
+// (../shared beside the source tree).
+inline std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("TESSERA_TEST_DATA"); env != nullptr && *env != '\0')
+    return env;
+  return TESSERA_DEFAULT_TEST_DATA;
+}
+
+// Directory holding the plugins built in this tree.
+inline std::filesystem::path build_plugin_dir() { return TESSERA_BUILD_PLUGIN_DIR; }
+
+// Directory holding the test-only fixture plugins (bad ABI etc.).
+inline std::filesystem::path fixture_plugin_dir() { return TESSERA_FIXTURE_PLUGIN_DIR; }
+
+inline std::filesystem::path source_dir() { return TESSERA_SOURCE_DIR; }
+
+}  // namespace tessera::test
