@@ -9,11 +9,13 @@
 
 namespace tessera {
 
-// Levenshtein edit distance (insert, delete, substitute all cost 1).
+// Edit distance: insert, delete, substitute and swap adjacent characters
+// each cost 1 (optimal string alignment).
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word`, if it is close enough to be a plausible
-// typo (distance <= max(1, |word| / 3), or `word` is a prefix of it).
+// typo (distance <= 1 for words of up to 3 characters, else <= max(2,
+// |word| / 3); or `word` is a prefix of it).
 std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates);
 
 // " (did you mean 'x'?)" or "".
