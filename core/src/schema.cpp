@@ -14,7 +14,7 @@
 
 namespace tessera {
 
-extern const char* const kPipelineSchemaText;  // generated from config/pipeline.schema.yaml
+extern const char* const kPipelineSchemaText;  // generated from config/schema/pipeline.schema.yaml
 
 uint32_t plugin_kind_from_name(const std::string& name) {
   if (name == "format") return TESSERA_KIND_FORMAT;
@@ -152,7 +152,7 @@ Schema Schema::parse(const std::string& text, const std::string& origin) {
 }
 
 const Schema& Schema::pipeline() {
-  static const Schema schema = parse(kPipelineSchemaText, "config/pipeline.schema.yaml");
+  static const Schema schema = parse(kPipelineSchemaText, "config/schema/pipeline.schema.yaml");
   return schema;
 }
 

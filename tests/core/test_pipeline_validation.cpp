@@ -1,4 +1,4 @@
-// Pipelines are checked against config/pipeline.schema.yaml and the plugins
+// Pipelines are checked against config/schema/pipeline.schema.yaml and the plugins
 // they name; every mistake is reported at its line and column with the
 // expected form. Line/column numbers below are counted in the YAML text each
 // test writes (line 1 is the first line of that text).

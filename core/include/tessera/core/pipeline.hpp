@@ -1,4 +1,4 @@
-// A pipeline file (YAML) parsed, validated against config/pipeline.schema.yaml
+// A pipeline file (YAML) parsed, validated against config/schema/pipeline.schema.yaml
 // and checked for consistency with the plugins it names.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The pipeline schema (config/pipeline.schema.yaml) and the validator that
+// The pipeline schema (config/schema/pipeline.schema.yaml) and the validator that
 // checks a YAML document against it, reporting every mistake with file,
 // line, column and the expected form.
 #pragma once
@@ -53,7 +53,7 @@ class Schema {
  public:
   // Parses schema text; throws tessera::Error naming `origin` on a bad schema.
   static Schema parse(const std::string& text, const std::string& origin);
-  // The schema compiled from config/pipeline.schema.yaml.
+  // The schema compiled from config/schema/pipeline.schema.yaml.
   static const Schema& pipeline();
 
   const SchemaNode& root() const { return *root_; }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tessera set-up: installs the Debian packages the project needs, configures
+# and builds, then runs what was asked.
+#
+#   scripts/setup.sh          install, build, run the main job
+#   scripts/setup.sh test     install, build, run the whole test suite
+#                             (unit tests, sanitizer build, bounded fuzzing)
+#   scripts/setup.sh build    install and build only
+#
+# Environment: BUILD_DIR (default build), TESSERA_TEST_DATA (default ../shared),
+# JOBS (default: number of cores), SKIP_APT=1 to skip package installation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+export TESSERA_TEST_DATA=${TESSERA_TEST_DATA:-$(cd .. && pwd)/shared}
+
+# Build and run-time dependencies, all from Debian.
+packages=(cmake ninja-build g++ pkg-config python3 python3-pip
+          libboost-dev libboost-program-options-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+          nlohmann-json3-dev libgtest-dev libgmock-dev
+          clang libclang-rt-14-dev)
+
+install_packages() {
+  [[ ${SKIP_APT:-0} == 1 ]] && return
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  echo "== installing: ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+}
+
+# Test-only Python tools from PyPI (independent readers to check against).
+install_test_tools() {
+  python3 -c "import gguf" 2>/dev/null && return
+  echo "== installing the gguf Python package (test reference)"
+  python3 -m pip install -q gguf 2>/dev/null || python3 -m pip install -q --break-system-packages gguf ||
+    echo "warning: could not install gguf from PyPI; tests that need it will skip"
+}
+
+build() {  # build DIR [cmake args...]
+  local dir=$1; shift
+  echo "== configuring $dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_TEST_DATA="$TESSERA_TEST_DATA" "$@" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; exit 1; }
+  echo "== building $dir"
+  cmake --build "$dir" -j "$JOBS"
+}
+
+install_packages
+case $mode in
+  build)
+    build "$BUILD_DIR"
+    ;;
+  run)
+    build "$BUILD_DIR" -DTESSERA_BUILD_TESTS=OFF
+    echo "== plugins"
+    "$BUILD_DIR/bin/tessera" plugins
+    echo "== example pipelines"
+    "$BUILD_DIR/bin/tessera" validate config/*.yaml
+    ;;
+  test)
+    install_test_tools
+    build "$BUILD_DIR"
+    echo "== tests"
+    ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 900
+    echo "== tests under AddressSanitizer + UBSan"
+    build "$BUILD_DIR-asan" -DTESSERA_SANITIZE=ON -DTESSERA_ENABLE_CUDA=OFF
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --test-dir "$BUILD_DIR-asan" -j "$JOBS" --output-on-failure --timeout 900 -E sdk_out_of_tree_example
+    echo "== bounded fuzzing (libFuzzer, clang)"
+    CC=clang CXX=clang++ build "$BUILD_DIR-fuzz" -DTESSERA_BUILD_FUZZERS=ON -DTESSERA_ENABLE_CUDA=OFF
+    ctest --test-dir "$BUILD_DIR-fuzz" -j "$JOBS" --output-on-failure -R '^fuzz_'
+    ;;
+  *)
+    echo "usage: scripts/setup.sh [run|test|build]" >&2
+    exit 2
+    ;;
+esac
