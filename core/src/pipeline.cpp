@@ -2,12 +2,12 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/model_file.hpp"
 #include "tessera/core/plugin_registry.hpp"
 #include "tessera/core/scalar_parse.hpp"
 #include "tessera/core/schema.hpp"
@@ -122,33 +122,18 @@ class PipelineBuilder {
 
   // Asks every format plugin whether it reads the file; the most confident wins.
   void detect_format(const SourceLocation& where) {
-    uint8_t head[64] = {};
-    std::size_t head_size = 0;
-    if (fs::is_regular_file(p_.model.path)) {
-      std::ifstream in(p_.model.path, std::ios::binary);
-      in.read(reinterpret_cast<char*>(head), sizeof head);
-      head_size = static_cast<std::size_t>(in.gcount());
-    }
-    int best_score = 0;
-    for (const Plugin* plugin : registry_.plugins()) {
-      if (!plugin->is(TESSERA_KIND_FORMAT) || plugin->format()->probe == nullptr) continue;
-      void* state = nullptr;
-      try {
-        state = registry_.find_mutable(plugin->name())->state();
-      } catch (const Error& e) {
-        out_.warning(where, e.what());
-        continue;
-      }
-      const int score = plugin->format()->probe(state, p_.model.path.c_str(), head, head_size);
-      if (score > best_score) {
-        best_score = score;
+    try {
+      if (const Plugin* plugin = tessera::detect_format(p_.model.path, registry_)) {
         p_.model.format = plugin->name();
+        return;
       }
+    } catch (const Error& e) {  // a format plugin failed to initialise
+      out_.error(where, e.what());
+      return;
     }
-    if (best_score == 0)
-      out_.error(where, fmt::format("'model.path': no format plugin recognises '{}' (format plugins: {}); set "
-                                    "'model.format' or install the right plugin",
-                                    p_.model.path.string(), quoted_list(registry_.names_of_kind(TESSERA_KIND_FORMAT))));
+    out_.error(where, fmt::format("'model.path': no format plugin recognises '{}' (format plugins: {}); set "
+                                  "'model.format' or install the right plugin",
+                                  p_.model.path.string(), quoted_list(registry_.names_of_kind(TESSERA_KIND_FORMAT))));
   }
 
   void build_compute(const tessera_config* list) {
