@@ -2,16 +2,14 @@
 // files were refused and why.
 #include <iostream>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.hpp"
 #include "commands.hpp"
 #include "table.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/plugin_registry.hpp"
-
-namespace po = boost::program_options;
 
 namespace tessera::cli {
 namespace {
@@ -85,26 +83,16 @@ nlohmann::json params_json(const Plugin& plugin) {
 int command_plugins(const std::vector<std::string>& args) {
   po::options_description options("tessera plugins [options]");
   options.add_options()("help,h", "show this help")("json", "print JSON instead of a table")(
-      "params", "also list every plugin's parameters")(
-      "plugin-path", po::value<std::vector<std::string>>()->composing(),
-      "search this directory or file first (repeatable)")("no-default-paths",
-                                                          "search only --plugin-path directories");
+      "params", "also list every plugin's parameters")("no-default-paths", "search only --plugin-path");
+  add_plugin_options(options);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(options).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "tessera plugins: " << e.what() << "\n" << options;
-    return 2;
-  }
+  if (!parse_options("plugins", args, options, vm)) return 2;
   if (vm.count("help")) {
     std::cout << options;
     return 0;
   }
 
-  std::vector<std::filesystem::path> paths;
-  if (vm.count("plugin-path"))
-    for (const auto& p : vm["plugin-path"].as<std::vector<std::string>>()) paths.emplace_back(p);
+  std::vector<std::filesystem::path> paths = plugin_paths(vm);
   if (!vm.count("no-default-paths")) {
     auto defaults = PluginRegistry::default_search_paths();
     paths.insert(paths.end(), defaults.begin(), defaults.end());

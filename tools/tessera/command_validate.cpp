@@ -1,36 +1,25 @@
 // `tessera validate FILE...`: check pipelines without running them.
 #include <iostream>
 
-#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.hpp"
 #include "commands.hpp"
 #include "tessera/core/pipeline.hpp"
 #include "tessera/core/plugin_registry.hpp"
-
-namespace po = boost::program_options;
 
 namespace tessera::cli {
 
 int command_validate(const std::vector<std::string>& args) {
   po::options_description options("tessera validate PIPELINE.yaml... [options]");
-  options.add_options()("help,h", "show this help")("json", "print the diagnostics as JSON")(
-      "plugin-path", po::value<std::vector<std::string>>()->composing(),
-      "search this directory or file for plugins first (repeatable)");
+  options.add_options()("help,h", "show this help")("json", "print the diagnostics as JSON");
+  add_plugin_options(options);
   po::options_description hidden;
   hidden.add_options()("file", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(options).add(hidden);
   po::positional_options_description positional;
   positional.add("file", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "tessera validate: " << e.what() << "\n" << options;
-    return 2;
-  }
+  if (!parse_options("validate", args, options, vm, &hidden, &positional)) return 2;
   if (vm.count("help")) {
     std::cout << options;
     return 0;
@@ -40,9 +29,7 @@ int command_validate(const std::vector<std::string>& args) {
     return 2;
   }
 
-  std::vector<std::filesystem::path> defaults;
-  if (vm.count("plugin-path"))
-    for (const auto& p : vm["plugin-path"].as<std::vector<std::string>>()) defaults.emplace_back(p);
+  std::vector<std::filesystem::path> defaults = plugin_paths(vm);
   for (const auto& p : PluginRegistry::default_search_paths()) defaults.push_back(p);
 
   bool all_ok = true;

@@ -9,5 +9,8 @@ namespace tessera::cli {
 
 int command_plugins(const std::vector<std::string>& args);
 int command_validate(const std::vector<std::string>& args);
+int command_inspect(const std::vector<std::string>& args);
+int command_quantize(const std::vector<std::string>& args);
+int command_synth(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

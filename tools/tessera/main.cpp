@@ -18,6 +18,11 @@ void print_usage(std::ostream& out) {
          "commands:\n"
          "  plugins              list the plugins found (name, kind, version, ABI, path, capabilities)\n"
          "  validate FILE...     check pipeline files against the schema and the installed plugins\n"
+         "  inspect MODEL        architecture, parameters, tensors, bytes per type, memory at a context size\n"
+         "  quantize IN OUT --type T\n"
+         "                       write a copy of a GGUF model with its weights in type T\n"
+         "  synth --shape S --type T -o OUT\n"
+         "                       write a model of a known shape with random weights (for benchmarks)\n"
          "\n"
          "Run 'tessera <command> --help' for the options of a command.\n"
          "Plugins are searched in a pipeline's plugin_paths, $TESSERA_PLUGIN_PATH, next to libtessera\n"
@@ -61,6 +66,9 @@ int main(int argc, char** argv) {
     const std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
     if (command == "plugins") return tessera::cli::command_plugins(rest);
     if (command == "validate") return tessera::cli::command_validate(rest);
+    if (command == "inspect") return tessera::cli::command_inspect(rest);
+    if (command == "quantize") return tessera::cli::command_quantize(rest);
+    if (command == "synth") return tessera::cli::command_synth(rest);
     std::cerr << "tessera: unknown command '" << command << "'\n\n";
     print_usage(std::cerr);
     return 2;
