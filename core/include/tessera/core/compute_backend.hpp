@@ -1,0 +1,54 @@
+// One compute backend instance (a device of a compute plugin) as the host
+// sees it: RAII over backend and buffers, exceptions instead of statuses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tessera/compute.h"
+
+namespace tessera {
+
+class Plugin;
+
+class ComputeBackend {
+ public:
+  // `config` is the pipeline's compute entry (may be NULL for defaults).
+  ComputeBackend(Plugin& plugin, int32_t device, const tessera_config* config);
+  ~ComputeBackend();
+  ComputeBackend(const ComputeBackend&) = delete;
+  ComputeBackend& operator=(const ComputeBackend&) = delete;
+
+  const std::string& name() const;
+  int32_t device() const { return device_; }
+  tessera_device_info info() const;
+  bool supports(int32_t op, int32_t src_dtype) const;
+
+  // Buffers live until the backend is destroyed (or free() is called).
+  tessera_buffer* allocate(uint64_t size, const std::string& what);
+  void free(tessera_buffer* buffer);
+  void write(tessera_buffer* buffer, uint64_t offset, const void* data, uint64_t size);
+  void read(tessera_buffer* buffer, uint64_t offset, void* data, uint64_t size);
+  uint64_t allocated_bytes() const { return allocated_bytes_; }
+
+  void execute(const std::vector<tessera_node*>& nodes);
+  void synchronize();
+
+ private:
+  Plugin& plugin_;
+  const tessera_compute_interface* api_;
+  int32_t device_;
+  tessera_backend* backend_ = nullptr;
+  std::vector<tessera_buffer*> buffers_;
+  uint64_t allocated_bytes_ = 0;
+};
+
+// A tensor descriptor of `dtype` with dims ne (ne[0] fastest), contiguous
+// strides, placed at `offset` of `buffer`.
+tessera_tensor make_tensor(int32_t dtype, std::vector<int64_t> ne, tessera_buffer* buffer, uint64_t offset,
+                           const char* name);
+// Bytes a contiguous tensor of that shape takes.
+uint64_t tensor_bytes(int32_t dtype, const std::vector<int64_t>& ne);
+
+}  // namespace tessera

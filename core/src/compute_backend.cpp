@@ -1,0 +1,110 @@
+#include "tessera/core/compute_backend.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/plugin.hpp"
+
+namespace tessera {
+
+ComputeBackend::ComputeBackend(Plugin& plugin, int32_t device, const tessera_config* config)
+    : plugin_(plugin), api_(plugin.compute()), device_(device) {
+  if (api_ == nullptr) throw Error(fmt::format("plugin '{}' is not a compute plugin", plugin.name()));
+  void* state = plugin.state();
+  const int32_t count = api_->device_count(state);
+  if (device < 0 || device >= count)
+    throw Error(fmt::format("backend '{}' has {} device(s); device {} does not exist", plugin.name(), count, device),
+                TESSERA_ERR_NOT_FOUND);
+  tessera_error err = make_plugin_error();
+  if (api_->backend_create(state, device, config, &backend_, &err) != TESSERA_OK)
+    throw Error(fmt::format("backend '{}' device {}: {}", plugin.name(), device, err.message), err.code);
+}
+
+ComputeBackend::~ComputeBackend() {
+  for (tessera_buffer* b : buffers_) api_->buffer_free(b);
+  if (backend_ != nullptr) api_->backend_free(backend_);
+}
+
+const std::string& ComputeBackend::name() const { return plugin_.name(); }
+
+tessera_device_info ComputeBackend::info() const {
+  tessera_device_info info{};
+  info.struct_size = sizeof info;
+  tessera_error err = make_plugin_error();
+  if (api_->device_info(plugin_.state(), device_, &info, &err) != TESSERA_OK) throw Error(err.message, err.code);
+  return info;
+}
+
+bool ComputeBackend::supports(int32_t op, int32_t src_dtype) const {
+  return api_->supports_op(backend_, op, src_dtype) != 0;
+}
+
+tessera_buffer* ComputeBackend::allocate(uint64_t size, const std::string& what) {
+  tessera_buffer* buffer = nullptr;
+  tessera_error err = make_plugin_error();
+  if (api_->buffer_alloc(backend_, std::max<uint64_t>(size, 1), &buffer, &err) != TESSERA_OK)
+    throw Error(fmt::format("backend '{}': allocating {} bytes for {} failed: {}", name(), size, what, err.message),
+                err.code);
+  buffers_.push_back(buffer);
+  allocated_bytes_ += size;
+  return buffer;
+}
+
+void ComputeBackend::free(tessera_buffer* buffer) {
+  auto it = std::find(buffers_.begin(), buffers_.end(), buffer);
+  if (it == buffers_.end()) return;
+  api_->buffer_free(buffer);
+  buffers_.erase(it);
+}
+
+void ComputeBackend::write(tessera_buffer* buffer, uint64_t offset, const void* data, uint64_t size) {
+  tessera_error err = make_plugin_error();
+  if (api_->buffer_write(buffer, offset, data, size, &err) != TESSERA_OK)
+    throw Error(fmt::format("backend '{}': write failed: {}", name(), err.message), err.code);
+}
+
+void ComputeBackend::read(tessera_buffer* buffer, uint64_t offset, void* data, uint64_t size) {
+  tessera_error err = make_plugin_error();
+  if (api_->buffer_read(buffer, offset, data, size, &err) != TESSERA_OK)
+    throw Error(fmt::format("backend '{}': read failed: {}", name(), err.message), err.code);
+}
+
+void ComputeBackend::execute(const std::vector<tessera_node*>& nodes) {
+  tessera_graph graph{sizeof(tessera_graph), nodes.size(), nodes.data()};
+  tessera_error err = make_plugin_error();
+  if (api_->graph_execute(backend_, &graph, &err) != TESSERA_OK)
+    throw Error(fmt::format("backend '{}': {}", name(), err.message), err.code);
+}
+
+void ComputeBackend::synchronize() {
+  tessera_error err = make_plugin_error();
+  if (api_->synchronize(backend_, &err) != TESSERA_OK) throw Error(err.message, err.code);
+}
+
+uint64_t tensor_bytes(int32_t dtype, const std::vector<int64_t>& ne) {
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  uint64_t rows = 1;
+  for (std::size_t i = 1; i < ne.size(); ++i) rows *= static_cast<uint64_t>(ne[i]);
+  return static_cast<uint64_t>(ne[0]) / t.block_elements * t.block_bytes * rows;
+}
+
+tessera_tensor make_tensor(int32_t dtype, std::vector<int64_t> ne, tessera_buffer* buffer, uint64_t offset,
+                           const char* name) {
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  tessera_tensor tensor{};
+  tensor.struct_size = sizeof tensor;
+  tensor.dtype = dtype;
+  tensor.n_dims = static_cast<uint32_t>(ne.size());
+  for (int i = 0; i < 4; ++i) tensor.ne[i] = i < static_cast<int>(ne.size()) ? ne[i] : 1;
+  tensor.nb[0] = t.block_bytes;
+  tensor.nb[1] = static_cast<uint64_t>(tensor.ne[0]) / t.block_elements * t.block_bytes;
+  for (int i = 2; i < 4; ++i) tensor.nb[i] = tensor.nb[i - 1] * static_cast<uint64_t>(tensor.ne[i - 1]);
+  tensor.buffer = buffer;
+  tensor.offset = offset;
+  tensor.name = name;
+  return tensor;
+}
+
+}  // namespace tessera

@@ -1,0 +1,303 @@
+#include "tessera/core/llama_runtime.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/log.hpp"
+#include "tessera/core/model_file.hpp"
+
+namespace tessera {
+namespace {
+
+int32_t kv_dtype_from_name(const std::string& name) {
+  if (name == "f16") return TESSERA_DTYPE_F16;
+  if (name == "f32") return TESSERA_DTYPE_F32;
+  if (name == "q8_0") return TESSERA_DTYPE_Q8_0;
+  throw Error(fmt::format("unknown KV cache type '{}'; expected f16, f32 or q8_0", name));
+}
+
+std::string op_text(int32_t op, int32_t dtype) {
+  std::string text = fmt::format("{}.{}", tessera_op_name(op), tessera_dtype_info(dtype).name);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement> placements, RuntimeOptions options,
+                           const LoadProgress& progress)
+    : hp_(read_hyper_params(model)), options_(std::move(options)), executor_({}) {
+  if (placements.empty()) throw Error("a pipeline needs at least one compute backend");
+  for (const auto& p : placements) backends_.push_back(p.backend);
+  executor_ = GraphExecutor(backends_);
+  weight_bytes_.assign(backends_.size(), 0);
+  kv_dtype_ = kv_dtype_from_name(options_.kv_type);
+  if (options_.rope_freq_base) hp_.rope_freq_base = *options_.rope_freq_base;
+  if (options_.rope_freq_scale) hp_.rope_freq_scale = *options_.rope_freq_scale;
+  if (options_.context_size < 1 || options_.batch < 1) throw Error("context size and batch must be positive");
+  assign_layers(placements);
+  check_memory(model);
+
+  for (const auto& t : model.tensors()) total_upload_ += t.n_bytes;
+  const int first = layer_backend_.front(), last = layer_backend_.back();
+  token_embd_ = place(model, "token_embd.weight", TESSERA_OP_GET_ROWS, first, progress);
+  output_norm_ = place(model, "output_norm.weight", TESSERA_OP_MUL, last, progress);
+  // Untied models have their own head; tied ones reuse the embedding matrix.
+  output_ = place(model, model.find_tensor("output.weight") ? "output.weight" : "token_embd.weight", TESSERA_OP_MUL_MAT,
+                  last, progress);
+
+  const int64_t kv_dim = hp_.head_dim() * hp_.head_count_kv;
+  const uint64_t cache_bytes = tensor_bytes(kv_dtype_, {kv_dim, options_.context_size});
+  for (int64_t l = 0; l < hp_.block_count; ++l) {
+    const int b = layer_backend_[static_cast<std::size_t>(l)];
+    const std::string p = fmt::format("blk.{}.", l);
+    Layer layer{};
+    layer.backend = b;
+    layer.attn_norm = place(model, p + "attn_norm.weight", TESSERA_OP_MUL, b, progress);
+    layer.wq = place(model, p + "attn_q.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.wk = place(model, p + "attn_k.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.wv = place(model, p + "attn_v.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.wo = place(model, p + "attn_output.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.ffn_norm = place(model, p + "ffn_norm.weight", TESSERA_OP_MUL, b, progress);
+    layer.gate = place(model, p + "ffn_gate.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.up = place(model, p + "ffn_up.weight", TESSERA_OP_MUL_MAT, b, progress);
+    layer.down = place(model, p + "ffn_down.weight", TESSERA_OP_MUL_MAT, b, progress);
+    ComputeBackend& backend = *backends_[static_cast<std::size_t>(b)];
+    if (!backend.supports(TESSERA_OP_ATTENTION, kv_dtype_) || !backend.supports(TESSERA_OP_COPY, TESSERA_DTYPE_F32))
+      throw Error(fmt::format("backend '{}' cannot keep a {} KV cache (attention.{} / copy unsupported); choose "
+                              "another context.kv_type or backend for layer {}",
+                              backend.name(), options_.kv_type, options_.kv_type, l),
+                  TESSERA_ERR_UNSUPPORTED);
+    layer.k_cache = backend.allocate(cache_bytes, p + "k_cache");
+    layer.v_cache = backend.allocate(cache_bytes, p + "v_cache");
+    layers_.push_back(layer);
+  }
+}
+
+void LlamaRuntime::assign_layers(const std::vector<BackendPlacement>& placements) {
+  const int64_t n = hp_.block_count;
+  layer_backend_.assign(static_cast<std::size_t>(n), -1);
+  int rest = -1;
+  for (std::size_t b = 0; b < placements.size(); ++b) {
+    if (!placements[b].layers) {
+      rest = static_cast<int>(b);
+      continue;
+    }
+    const LayerRange& r = *placements[b].layers;
+    if (r.first >= n)
+      throw Error(fmt::format("backend '{}' is given layers {}, but the model has only {} layers (0-{})",
+                              placements[b].backend->name(), r.to_string(), n, n - 1));
+    const int64_t last = r.open_ended() ? n - 1 : std::min(r.last, n - 1);
+    for (int64_t l = r.first; l <= last; ++l) layer_backend_[static_cast<std::size_t>(l)] = static_cast<int>(b);
+  }
+  for (int64_t l = 0; l < n; ++l) {
+    int& b = layer_backend_[static_cast<std::size_t>(l)];
+    if (b >= 0) continue;
+    if (rest < 0)
+      throw Error(fmt::format("layer {} is not assigned to any backend; give one compute entry no 'layers' to take "
+                              "the rest, or cover 0-{}",
+                              l, n - 1));
+    b = rest;
+  }
+}
+
+// Refuses, before allocating anything, a model + context that cannot fit.
+void LlamaRuntime::check_memory(const ModelFile& model) const {
+  std::vector<uint64_t> need(backends_.size(), 0);
+  const int64_t kv_dim = hp_.head_dim() * hp_.head_count_kv;
+  const uint64_t cache_per_layer = 2 * tensor_bytes(kv_dtype_, {kv_dim, options_.context_size});
+  for (const auto& t : model.tensors()) {
+    std::size_t b = static_cast<std::size_t>(layer_backend_.front());
+    if (t.name.rfind("blk.", 0) == 0) {
+      const auto layer = std::stoll(t.name.substr(4, t.name.find('.', 4) - 4));
+      if (layer >= 0 && layer < hp_.block_count) b = static_cast<std::size_t>(layer_backend_[static_cast<std::size_t>(layer)]);
+    } else if (t.name.rfind("output", 0) == 0) {
+      b = static_cast<std::size_t>(layer_backend_.back());
+    }
+    need[b] += t.n_bytes;
+  }
+  for (int64_t l = 0; l < hp_.block_count; ++l) need[static_cast<std::size_t>(layer_backend_[static_cast<std::size_t>(l)])] += cache_per_layer;
+  for (std::size_t b = 0; b < backends_.size(); ++b) {
+    const tessera_device_info info = backends_[b]->info();
+    if (info.memory_free == 0 || need[b] <= info.memory_free) continue;
+    const double per_layer = static_cast<double>(need[b]) / static_cast<double>(std::max<int64_t>(1, hp_.block_count));
+    const auto fitting = static_cast<int64_t>(static_cast<double>(info.memory_free) * 0.9 / per_layer);
+    throw Error(fmt::format("backend '{}' device {} ({}) needs {:.2f} GiB for its weights and a {}-token {} KV cache but "
+                            "has {:.2f} GiB free; put about {} layers there (layers: 0-{}) and the rest on another "
+                            "backend, or shrink context.size",
+                            backends_[b]->name(), backends_[b]->device(), info.name,
+                            static_cast<double>(need[b]) / (1 << 30), options_.context_size, options_.kv_type,
+                            static_cast<double>(info.memory_free) / (1 << 30), fitting, std::max<int64_t>(0, fitting - 1)),
+                TESSERA_ERR_OUT_OF_MEMORY);
+  }
+}
+
+int LlamaRuntime::backend_for(int32_t op, int32_t dtype, int wanted) const {
+  if (backends_[static_cast<std::size_t>(wanted)]->supports(op, dtype)) return wanted;
+  for (std::size_t b = 0; b < backends_.size(); ++b) {
+    if (!backends_[b]->supports(op, dtype)) continue;
+    const std::string key = fmt::format("{}/{}/{}", op_text(op, dtype), wanted, b);
+    if (!fallback_logged_[key]) {
+      logger()->warn("backend '{}' cannot run {}; running it on '{}' instead",
+                     backends_[static_cast<std::size_t>(wanted)]->name(), op_text(op, dtype), backends_[b]->name());
+      fallback_logged_[key] = true;
+    }
+    return static_cast<int>(b);
+  }
+  throw Error(fmt::format("no backend in the pipeline can run {} (tried {})", op_text(op, dtype),
+                          backends_[static_cast<std::size_t>(wanted)]->name()),
+              TESSERA_ERR_UNSUPPORTED);
+}
+
+LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::string& name, int32_t op, int wanted,
+                                         const LoadProgress& progress) {
+  const TensorInfo* info = model.find_tensor(name);
+  if (info == nullptr) throw Error(fmt::format("{}: tensor '{}' is missing", model.path().string(), name), TESSERA_ERR_FORMAT);
+  const int b = backend_for(op, info->dtype, wanted);
+  if (auto it = placed_.find({name, b}); it != placed_.end()) return it->second;
+  std::vector<int64_t> ne(info->dims.begin(), info->dims.end());
+  ComputeBackend& backend = *backends_[static_cast<std::size_t>(b)];
+  tessera_buffer* buffer = backend.allocate(info->n_bytes, name);
+  const std::size_t index = static_cast<std::size_t>(info - model.tensors().data());
+  if (const void* mapped = model.map_tensor(index)) {
+    backend.write(buffer, 0, mapped, info->n_bytes);  // straight from the mapping: no extra copy
+  } else {
+    const std::vector<uint8_t> bytes = model.read_tensor(index);
+    backend.write(buffer, 0, bytes.data(), bytes.size());
+  }
+  weight_bytes_[static_cast<std::size_t>(b)] += info->n_bytes;
+  uploaded_ += info->n_bytes;
+  if (progress) progress(uploaded_, total_upload_);
+  Placed placed{b, make_tensor(info->dtype, ne, buffer, 0, nullptr)};
+  placed_[{name, b}] = placed;
+  placed_[{name, b}].tensor.name = placed_.find({name, b})->first.first.c_str();  // stable storage
+  return placed_[{name, b}];
+}
+
+const std::string& LlamaRuntime::layer_backend(int64_t layer) const {
+  return backends_[static_cast<std::size_t>(layer_backend_.at(static_cast<std::size_t>(layer)))]->name();
+}
+
+std::vector<float> LlamaRuntime::evaluate(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) throw Error("nothing to evaluate: no tokens");
+  if (n_past_ + static_cast<int64_t>(tokens.size()) > options_.context_size)
+    throw Error(fmt::format("the context is full: {} tokens in it, {} more do not fit in context.size {}", n_past_,
+                            tokens.size(), options_.context_size),
+                TESSERA_ERR_OUT_OF_RANGE);
+  for (int32_t id : tokens)
+    if (id < 0 || id >= hp_.vocab_size)
+      throw Error(fmt::format("token id {} is outside the vocabulary (0-{})", id, hp_.vocab_size - 1), TESSERA_ERR_OUT_OF_RANGE);
+  std::vector<float> logits;
+  for (std::size_t start = 0; start < tokens.size(); start += static_cast<std::size_t>(options_.batch)) {
+    const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(options_.batch), tokens.size() - start);
+    const bool last_batch = start + n == tokens.size();
+    std::vector<float> part = evaluate_batch(tokens.subspan(start, n), all_logits);
+    if (all_logits) logits.insert(logits.end(), part.begin(), part.end());
+    else if (last_batch) logits = std::move(part);
+  }
+  return logits;
+}
+
+std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens, bool all_logits) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  const int64_t e = hp_.embedding_length, hd = hp_.head_dim(), heads = hp_.head_count, kv_heads = hp_.head_count_kv;
+  const int64_t kv_dim = hd * kv_heads, ff = hp_.feed_forward_length, vocab = hp_.vocab_size;
+  const int64_t n_out = all_logits ? n : 1;
+  const float eps = static_cast<float>(hp_.rms_epsilon);
+  const uint64_t kv_elem = tensor_bytes(kv_dtype_, {kv_dim});  // bytes of one cache row
+
+  GraphPlan g;
+  const int ids = g.activation("token_ids", TESSERA_DTYPE_I32, {n});
+  const int pos_q = g.activation("positions_q", TESSERA_DTYPE_I32, {heads * n});
+  const int pos_k = g.activation("positions_k", TESSERA_DTYPE_I32, {kv_heads * n});
+  const int x = g.activation("x", TESSERA_DTYPE_F32, {e, n});
+  const int cur = g.activation("cur", TESSERA_DTYPE_F32, {e, n});
+  const int q = g.activation("q", TESSERA_DTYPE_F32, {e, n});
+  const int k = g.activation("k", TESSERA_DTYPE_F32, {kv_dim, n});
+  const int v = g.activation("v", TESSERA_DTYPE_F32, {kv_dim, n});
+  const int q_rope = g.activation("q_rope", TESSERA_DTYPE_F32, {e, n});
+  const int k_rope = g.activation("k_rope", TESSERA_DTYPE_F32, {kv_dim, n});
+  const int attn = g.activation("attn", TESSERA_DTYPE_F32, {e, n});
+  const int o = g.activation("attn_out", TESSERA_DTYPE_F32, {e, n});
+  const int gate = g.activation("ffn_gate", TESSERA_DTYPE_F32, {ff, n});
+  const int up = g.activation("ffn_up", TESSERA_DTYPE_F32, {ff, n});
+  const int act = g.activation("ffn_act", TESSERA_DTYPE_F32, {ff, n});
+  const int down = g.activation("ffn_down", TESSERA_DTYPE_F32, {e, n});
+  const int logits = g.activation("logits", TESSERA_DTYPE_F32, {vocab, n_out});
+
+  // Views: per-head rows for RoPE and attention.
+  const int q_rows = g.view(q, "q_rows", {hd, heads * n});
+  const int q_rope_rows = g.view(q_rope, "q_rope_rows", {hd, heads * n});
+  const int q_heads = g.view(q_rope, "q_heads", {hd, heads, n});
+  const int k_rows = g.view(k, "k_rows", {hd, kv_heads * n});
+  const int k_rope_rows = g.view(k_rope, "k_rope_rows", {hd, kv_heads * n});
+  const int attn_heads = g.view(attn, "attn_heads", {hd, heads, n});
+
+  auto node_backend = [&](int32_t op, int32_t dtype, int wanted) { return backend_for(op, dtype, wanted); };
+  auto weight = [&](const Placed& p) { return g.resident(p.tensor, p.backend, p.tensor.name ? p.tensor.name : "weight"); };
+
+  const int embd = weight(token_embd_);
+  g.add(TESSERA_OP_GET_ROWS, x, {embd, ids}, token_embd_.backend);
+
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const int b = L.backend;
+    const int f32_b = node_backend(TESSERA_OP_RMS_NORM, TESSERA_DTYPE_F32, b);
+    g.add(TESSERA_OP_RMS_NORM, cur, {x}, f32_b).f_params[0] = eps;
+    g.add(TESSERA_OP_MUL, cur, {cur, weight(L.attn_norm)}, L.attn_norm.backend);
+    g.add(TESSERA_OP_MUL_MAT, q, {weight(L.wq), cur}, L.wq.backend);
+    g.add(TESSERA_OP_MUL_MAT, k, {weight(L.wk), cur}, L.wk.backend);
+    g.add(TESSERA_OP_MUL_MAT, v, {weight(L.wv), cur}, L.wv.backend);
+    for (auto [src, dst, pos] : {std::tuple{q_rows, q_rope_rows, pos_q}, std::tuple{k_rows, k_rope_rows, pos_k}}) {
+      PlanNode& rope = g.add(TESSERA_OP_ROPE, dst, {src, pos}, node_backend(TESSERA_OP_ROPE, TESSERA_DTYPE_F32, b));
+      rope.i_params[0] = static_cast<int32_t>(hp_.rope_dimension_count);
+      rope.f_params[0] = static_cast<float>(hp_.rope_freq_base);
+      rope.f_params[1] = static_cast<float>(hp_.rope_freq_scale);
+    }
+    // New keys and values go into the cache at positions n_past .. n_past + n - 1.
+    const uint64_t at = static_cast<uint64_t>(n_past_) * kv_elem;
+    const int k_slot = g.resident(make_tensor(kv_dtype_, {kv_dim, n}, L.k_cache, at, "k_cache"), b, "k_cache");
+    const int v_slot = g.resident(make_tensor(kv_dtype_, {kv_dim, n}, L.v_cache, at, "v_cache"), b, "v_cache");
+    g.add(TESSERA_OP_COPY, k_slot, {g.view(k_rope, "k_new", {kv_dim, n})}, b);
+    g.add(TESSERA_OP_COPY, v_slot, {v}, b);
+    const int k_all = g.resident(make_tensor(kv_dtype_, {hd, kv_heads, options_.context_size}, L.k_cache, 0, "k_cache"), b, "k_cache");
+    const int v_all = g.resident(make_tensor(kv_dtype_, {hd, kv_heads, options_.context_size}, L.v_cache, 0, "v_cache"), b, "v_cache");
+    PlanNode& attention = g.add(TESSERA_OP_ATTENTION, attn_heads, {q_heads, k_all, v_all}, b);
+    attention.i_params[0] = static_cast<int32_t>(n_past_);
+    attention.i_params[1] = static_cast<int32_t>(n_past_ + n);
+    attention.f_params[0] = 1.0f / std::sqrt(static_cast<float>(hd));
+    g.add(TESSERA_OP_MUL_MAT, o, {weight(L.wo), attn}, L.wo.backend);
+    g.add(TESSERA_OP_ADD, x, {x, o}, node_backend(TESSERA_OP_ADD, TESSERA_DTYPE_F32, b));
+    g.add(TESSERA_OP_RMS_NORM, cur, {x}, f32_b).f_params[0] = eps;
+    g.add(TESSERA_OP_MUL, cur, {cur, weight(L.ffn_norm)}, L.ffn_norm.backend);
+    g.add(TESSERA_OP_MUL_MAT, gate, {weight(L.gate), cur}, L.gate.backend);
+    g.add(TESSERA_OP_MUL_MAT, up, {weight(L.up), cur}, L.up.backend);
+    g.add(TESSERA_OP_SWIGLU, act, {gate, up}, node_backend(TESSERA_OP_SWIGLU, TESSERA_DTYPE_F32, b));
+    g.add(TESSERA_OP_MUL_MAT, down, {weight(L.down), act}, L.down.backend);
+    g.add(TESSERA_OP_ADD, x, {x, down}, node_backend(TESSERA_OP_ADD, TESSERA_DTYPE_F32, b));
+  }
+  const int last_b = layer_backend_.back();
+  g.add(TESSERA_OP_RMS_NORM, cur, {x}, node_backend(TESSERA_OP_RMS_NORM, TESSERA_DTYPE_F32, last_b)).f_params[0] = eps;
+  g.add(TESSERA_OP_MUL, cur, {cur, weight(output_norm_)}, output_norm_.backend);
+  const int head_input = all_logits ? cur : g.view(cur, "cur_last", {e, 1}, static_cast<uint64_t>((n - 1) * e) * 4);
+  g.add(TESSERA_OP_MUL_MAT, logits, {weight(output_), head_input}, output_.backend);
+
+  executor_.prepare(g);
+  std::vector<int32_t> positions_q(static_cast<std::size_t>(heads * n)), positions_k(static_cast<std::size_t>(kv_heads * n));
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < heads; ++h) positions_q[static_cast<std::size_t>(t * heads + h)] = static_cast<int32_t>(n_past_ + t);
+    for (int64_t h = 0; h < kv_heads; ++h) positions_k[static_cast<std::size_t>(t * kv_heads + h)] = static_cast<int32_t>(n_past_ + t);
+  }
+  executor_.write_input(g, ids, tokens.data(), tokens.size() * 4);
+  executor_.write_input(g, pos_q, positions_q.data(), positions_q.size() * 4);
+  executor_.write_input(g, pos_k, positions_k.data(), positions_k.size() * 4);
+  executor_.run(g);
+  std::vector<float> out(static_cast<std::size_t>(vocab * n_out));
+  executor_.read_output(g, logits, out.data(), out.size() * 4);
+  n_past_ += n;
+  return out;
+}
+
+}  // namespace tessera
