@@ -284,7 +284,8 @@ class PipelineBuilder {
 }  // namespace
 
 PipelineLoadResult load_pipeline(const fs::path& file, PluginRegistry& registry,
-                                 const std::vector<fs::path>& default_paths) {
+                                 const std::vector<fs::path>& default_paths,
+                                 const std::function<void(YAML::Node&)>& edit) {
   PipelineLoadResult result;
   Diagnostics& out = result.diagnostics;
   const std::string name = file.string();
@@ -303,6 +304,15 @@ PipelineLoadResult load_pipeline(const fs::path& file, PluginRegistry& registry,
   } catch (const YAML::Exception& e) {
     out.error({name, 0, 0}, std::string("cannot read pipeline: ") + e.what());
     return result;
+  }
+
+  if (edit) {
+    try {
+      edit(document);
+    } catch (const Error& e) {
+      out.error({name, 0, 0}, e.what());
+      return result;
+    }
   }
 
   auto pipeline = std::make_unique<Pipeline>();

@@ -12,5 +12,6 @@ int command_validate(const std::vector<std::string>& args);
 int command_inspect(const std::vector<std::string>& args);
 int command_quantize(const std::vector<std::string>& args);
 int command_synth(const std::vector<std::string>& args);
+int command_run(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

@@ -16,6 +16,7 @@ void print_usage(std::ostream& out) {
   out << "usage: tessera [--log-level trace|debug|info|warn|error|off] <command> [options]\n"
          "\n"
          "commands:\n"
+         "  run PIPELINE -p TEXT generate text with a pipeline (-n tokens, --greedy, --json, ...)\n"
          "  plugins              list the plugins found (name, kind, version, ABI, path, capabilities)\n"
          "  validate FILE...     check pipeline files against the schema and the installed plugins\n"
          "  inspect MODEL        architecture, parameters, tensors, bytes per type, memory at a context size\n"
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return tessera::cli::command_inspect(rest);
     if (command == "quantize") return tessera::cli::command_quantize(rest);
     if (command == "synth") return tessera::cli::command_synth(rest);
+    if (command == "run") return tessera::cli::command_run(rest);
     std::cerr << "tessera: unknown command '" << command << "'\n\n";
     print_usage(std::cerr);
     return 2;

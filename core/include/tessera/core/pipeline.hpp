@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,8 +81,11 @@ struct PipelineLoadResult {
 // Reads and validates `file`. The pipeline's plugin_paths, then
 // `default_paths`, are discovered into `registry` before plugin names are
 // checked. Never throws for mistakes in the file: they are diagnostics.
+// `edit`, when given, may change the parsed document before validation
+// (command-line overrides such as --threads), so overrides are checked too.
 PipelineLoadResult load_pipeline(const std::filesystem::path& file, PluginRegistry& registry,
-                                 const std::vector<std::filesystem::path>& default_paths);
+                                 const std::vector<std::filesystem::path>& default_paths,
+                                 const std::function<void(YAML::Node&)>& edit = {});
 
 // Expands ${NAME} and ${NAME:-default} from the environment. Throws
 // tessera::Error for an unset variable without default or a missing '}'.

@@ -1,0 +1,45 @@
+#include "tessera/core/session.hpp"
+
+#include <fmt/format.h>
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/plugin_registry.hpp"
+
+namespace tessera {
+namespace {
+
+const char* token_text(const void* vocab, int32_t id) {
+  const auto& tokens = *static_cast<const std::vector<std::string>*>(vocab);
+  return id >= 0 && static_cast<std::size_t>(id) < tokens.size() ? tokens[static_cast<std::size_t>(id)].c_str() : nullptr;
+}
+
+}  // namespace
+
+Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const LlamaRuntime::LoadProgress& progress) {
+  model_ = std::make_unique<ModelFile>(pipeline.model.path, registry, pipeline.model.format);
+  std::vector<BackendPlacement> placements;
+  for (const ComputeEntry& entry : pipeline.compute) {
+    Plugin* plugin = registry.find_mutable(entry.backend);
+    if (plugin == nullptr || !plugin->is(TESSERA_KIND_COMPUTE))
+      throw Error(fmt::format("{}: no compute plugin named '{}'", entry.location.to_string(), entry.backend));
+    backends_.push_back(std::make_unique<ComputeBackend>(*plugin, entry.device, entry.config));
+    placements.push_back({backends_.back().get(), entry.layers});
+  }
+  RuntimeOptions options;
+  options.context_size = pipeline.context.size;
+  options.batch = pipeline.context.batch;
+  options.kv_type = pipeline.context.kv_type;
+  options.rope_freq_base = pipeline.context.rope_freq_base;
+  options.rope_freq_scale = pipeline.context.rope_freq_scale;
+  runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
+  tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
+  if (!pipeline.sampling.empty()) {
+    const tessera_sampler_context context{sizeof(tessera_sampler_context), tokenizer_->vocab_size(), token_text,
+                                          &tokenizer_->spec().tokens};
+    sampler_ = std::make_unique<SamplerChain>(pipeline.sampling, registry, context);
+  }
+}
+
+Session::~Session() = default;
+
+}  // namespace tessera
