@@ -14,6 +14,13 @@ function(tessera_add_plugin target)
     PREFIX "lib"
     OUTPUT_NAME ${target}
     LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
+  # Inline statics of libstdc++ (e.g. std::to_string's digit table) are
+  # exported as GNU "unique" symbols despite hidden visibility; a version
+  # script keeps the export list to exactly tessera_plugin_init.
+  set(_exports ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
+  file(WRITE ${_exports} "{ global: tessera_plugin_init; local: *; };\n")
+  target_link_options(${target} PRIVATE -Wl,--version-script=${_exports})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${_exports})
   # A plugin must not rely on symbols of the host: fail at link time.
   if(NOT TESSERA_SANITIZE)
     target_link_options(${target} PRIVATE -Wl,--no-undefined)

@@ -112,8 +112,9 @@ typedef struct tessera_compute_interface {
   void (*backend_free)(tessera_backend* backend);
 
   /* Whether this backend executes `op` when its first source has dtype
-   * `src_dtype` (the weight type for mul_mat/get_rows). 1 yes, 0 no. The
-   * scheduler places unsupported nodes on another backend. */
+   * `src_dtype` (the weight type for mul_mat/get_rows, the KV cache type for
+   * attention, the source type for copy). 1 yes, 0 no. The scheduler places
+   * unsupported nodes on another backend. */
   int (*supports_op)(const tessera_backend* backend, int32_t op,
                      int32_t src_dtype);
 

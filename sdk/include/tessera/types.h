@@ -160,9 +160,20 @@ typedef enum tessera_op {
   TESSERA_OP_MUL = 3,        /* dst = src0 * src1 (src1 broadcast over rows) */
   TESSERA_OP_ADD = 4,        /* dst = src0 + src1 */
   TESSERA_OP_MUL_MAT = 5,    /* dst[n,m] = sum_k src0[m,k] * src1[n,k]; src0 = weights */
-  TESSERA_OP_ROPE = 6,       /* rotary embedding; src1 = positions (I32) */
+  /* Rotary embedding, adjacent pairs (x[2i], x[2i+1]) of the first
+   * i_params[0] values of each row rotated by pos * f_params[1] *
+   * f_params[0]^(-2i / i_params[0]); src0 [head_dim, rows...], src1 I32
+   * positions, one per row or one per token. */
+  TESSERA_OP_ROPE = 6,
   TESSERA_OP_SOFTMAX = 7,    /* row-wise softmax, optional mask in src1 */
-  TESSERA_OP_ATTENTION = 8,  /* fused causal GQA attention over the KV cache */
+  /* Fused causal grouped-query attention over the KV cache. src0: Q F32
+   * [head_dim, n_head, n_tokens]; src1 / src2: K / V cache [head_dim,
+   * n_kv_head, n_ctx]; dst: F32 like src0. i_params[0] = cache position of
+   * the first query, i_params[1] = number of valid cache positions;
+   * f_params[0] = score scale. Query t sees positions 0 .. i_params[0] + t;
+   * head h reads KV head h / (n_head / n_kv_head). For supports_op the
+   * dtype is the cache's (src1's). */
+  TESSERA_OP_ATTENTION = 8,
   TESSERA_OP_SILU = 9,
   TESSERA_OP_SWIGLU = 10,    /* dst = silu(src0) * src1 */
   TESSERA_OP_COPY = 11,      /* dst = convert(src0), e.g. into the KV cache */

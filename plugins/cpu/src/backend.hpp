@@ -1,0 +1,46 @@
+// Definitions of the opaque ABI handles tessera_backend and tessera_buffer
+// for the cpu plugin.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "tessera/compute.h"
+#include "tessera/cpu/context.h"
+#include "thread_pool.hpp"
+
+namespace tessera::cpu {
+
+// Tags checked on every handle the host passes back, so a handle of another
+// plugin (or a freed one) is reported instead of dereferenced blindly.
+constexpr uint64_t kBackendMagic = 0x7465737363707542ull;  // "tesscpuB"
+constexpr uint64_t kBufferMagic = 0x7465737363707546ull;   // "tesscpuF"
+
+constexpr uint64_t kBufferAlignment = 64;  // one cache line, one AVX-512 vector
+
+}  // namespace tessera::cpu
+
+struct tessera_backend {
+  uint64_t magic = tessera::cpu::kBackendMagic;
+  int32_t device = 0;
+  std::unique_ptr<tessera::cpu::ThreadPool> pool;
+  tessera_cpu_context context{};  // what native_context hands out
+};
+
+struct tessera_buffer {
+  uint64_t magic = tessera::cpu::kBufferMagic;
+  tessera_backend* backend = nullptr;
+  std::byte* data = nullptr;  // kBufferAlignment-aligned
+  uint64_t size = 0;          // as requested
+};
+
+namespace tessera::cpu {
+
+// Creates a backend with `threads` workers (>= 1).
+std::unique_ptr<tessera_backend> make_backend(int32_t device, int threads);
+
+// Throws sdk::Error(INVALID_ARGUMENT) naming `what` for a NULL or foreign handle.
+tessera_backend& checked(tessera_backend* backend, const char* what);
+const tessera_backend& checked(const tessera_backend* backend, const char* what);
+
+}  // namespace tessera::cpu

@@ -1,0 +1,74 @@
+#include "buffer.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "tessera/cpp/plugin.hpp"
+
+namespace tessera::cpu {
+
+tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size) {
+  // aligned_alloc wants a multiple of the alignment, and a 0-byte buffer
+  // still needs a distinct, valid base address.
+  const uint64_t max = std::numeric_limits<size_t>::max() - kBufferAlignment;
+  if (size > max)
+    throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY,
+                     "buffer_alloc: " + std::to_string(size) + " bytes exceeds the address space");
+  const uint64_t rounded =
+      size == 0 ? kBufferAlignment : (size + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  void* data = std::aligned_alloc(kBufferAlignment, static_cast<size_t>(rounded));
+  if (data == nullptr)
+    throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY,
+                     "buffer_alloc: cannot allocate " + std::to_string(size) + " bytes of host memory");
+  auto* buffer = new (std::nothrow) tessera_buffer;
+  if (buffer == nullptr) {
+    std::free(data);
+    throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY, "buffer_alloc: out of memory");
+  }
+  buffer->backend = &backend;
+  buffer->data = static_cast<std::byte*>(data);
+  buffer->size = size;
+  return buffer;
+}
+
+void buffer_free(tessera_buffer* buffer) noexcept {
+  if (buffer == nullptr || buffer->magic != kBufferMagic) return;
+  buffer->magic = 0;  // a second free (or use after free) is then detected
+  std::free(buffer->data);
+  delete buffer;
+}
+
+tessera_buffer& checked(tessera_buffer* buffer, const char* what) {
+  if (buffer == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(what) + ": buffer is NULL");
+  if (buffer->magic != kBufferMagic)
+    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
+                     std::string(what) + ": not a buffer of the cpu plugin (freed, or from another plugin)");
+  return *buffer;
+}
+
+void check_range(const tessera_buffer& buffer, uint64_t offset, uint64_t size, const char* what) {
+  // Written as two comparisons so offset + size can never wrap around.
+  if (offset > buffer.size || size > buffer.size - offset)
+    throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, std::string(what) + ": bytes [" + std::to_string(offset) + ", " +
+                                                   std::to_string(offset) + " + " + std::to_string(size) +
+                                                   ") lie outside the buffer of " + std::to_string(buffer.size) +
+                                                   " bytes");
+}
+
+void buffer_write(tessera_buffer& buffer, uint64_t offset, const void* src, uint64_t size) {
+  check_range(buffer, offset, size, "buffer_write");
+  if (size == 0) return;
+  if (src == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_write: source pointer is NULL");
+  std::memcpy(buffer.data + offset, src, static_cast<size_t>(size));
+}
+
+void buffer_read(const tessera_buffer& buffer, uint64_t offset, void* dst, uint64_t size) {
+  check_range(buffer, offset, size, "buffer_read");
+  if (size == 0) return;
+  if (dst == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_read: destination pointer is NULL");
+  std::memcpy(dst, buffer.data + offset, static_cast<size_t>(size));
+}
+
+}  // namespace tessera::cpu

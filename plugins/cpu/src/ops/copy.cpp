@@ -1,0 +1,46 @@
+// COPY: dst = convert(src0) between F32 and F16 (e.g. into an F16 KV cache).
+// Element counts must match; the shapes may differ, in which case elements
+// are matched in logical order (ne[0] fastest), like a reshape.
+#include <string>
+
+#include "../convert.hpp"
+#include "ops.hpp"
+
+namespace tessera::cpu {
+
+void op_copy(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+  const Tensor src = node.src(0, src0_dtypes);
+  const Tensor dst = node.dst({TESSERA_DTYPE_F32, TESSERA_DTYPE_F16});
+  if (dst.elements() != src.elements())
+    node.fail(dst.label + " has shape " + shape_text(dst.ne) + " (" + std::to_string(dst.elements()) +
+              " elements), expected as many elements as src0 " + shape_text(src.ne) + " (" +
+              std::to_string(src.elements()) + ")");
+  if (pool == nullptr) return;
+
+  bool same_shape = true;
+  for (int i = 0; i < 4; ++i) same_shape = same_shape && src.ne[i] == dst.ne[i];
+  const int64_t k = src.ne[0];
+  pool->run(src.rows(), [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      const std::byte* in = src.row(r);
+      if (same_shape) {
+        std::byte* out = dst.row(r);
+        for (int64_t i = 0; i < k; ++i)
+          store_float(out + static_cast<uint64_t>(i) * dst.nb[0], dst.dtype,
+                      load_float(in + static_cast<uint64_t>(i) * src.nb[0], src.dtype));
+        continue;
+      }
+      for (int64_t i = 0; i < k; ++i) {
+        int64_t flat = r * k + i, d[4];
+        for (int j = 0; j < 4; ++j) {
+          d[j] = flat % dst.ne[j];
+          flat /= dst.ne[j];
+        }
+        store_float(dst.at(d[0], d[1], d[2], d[3]), dst.dtype,
+                    load_float(in + static_cast<uint64_t>(i) * src.nb[0], src.dtype));
+      }
+    }
+  });
+}
+
+}  // namespace tessera::cpu

@@ -1,0 +1,61 @@
+// SOFTMAX over each row: dst = softmax(src0 * scale + mask), scale =
+// f_params[0], mask = optional src1 (F32, ne[0] equal to src0's, other sizes
+// repeated over src0's like ADD). A row that is all -inf gives zeros rather
+// than NaN (a fully masked query attends to nothing).
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "ops.hpp"
+
+namespace tessera::cpu {
+
+void op_softmax(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+  const Tensor x = node.src(0, src0_dtypes);
+  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
+  node.expect_same_shape(dst, x);
+  node.expect_contiguous_rows(x);
+  node.expect_contiguous_rows(dst);
+  const bool masked = node.has_src(1);
+  Tensor mask;
+  if (masked) {
+    mask = node.src(1, {TESSERA_DTYPE_F32});
+    const int64_t want[4] = {x.ne[0], -1, -1, -1};
+    node.expect_shape(mask, want, "the mask's ne[0] must equal src0 ne[0]");
+    node.expect_broadcastable(mask, x);
+    node.expect_contiguous_rows(mask);
+  }
+  const float scale = node.f_param(0);
+  if (!std::isfinite(scale)) node.fail("f_params[0] (scale) is " + std::to_string(scale) + ", expected a finite value");
+  if (pool == nullptr) return;
+
+  const int64_t k = x.ne[0];
+  pool->run(x.rows(), [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t i1 = r % x.ne[1], i2 = (r / x.ne[1]) % x.ne[2], i3 = r / (x.ne[1] * x.ne[2]);
+      const auto* in = reinterpret_cast<const float*>(x.row(r));
+      const float* m =
+          masked ? reinterpret_cast<const float*>(mask.at(0, i1 % mask.ne[1], i2 % mask.ne[2], i3 % mask.ne[3]))
+                 : nullptr;
+      auto* out = reinterpret_cast<float*>(dst.row(r));
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < k; ++i) {
+        out[i] = in[i] * scale + (m != nullptr ? m[i] : 0.0f);
+        if (out[i] > max) max = out[i];
+      }
+      if (max == -std::numeric_limits<float>::infinity()) {
+        for (int64_t i = 0; i < k; ++i) out[i] = 0.0f;
+        continue;
+      }
+      double sum = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        out[i] = std::exp(out[i] - max);
+        sum += out[i];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t i = 0; i < k; ++i) out[i] *= inv;
+    }
+  });
+}
+
+}  // namespace tessera::cpu

@@ -1,0 +1,179 @@
+// The cpu compute plugin: descriptor, parameters and the C entry points.
+// Every entry point converts exceptions into a status via sdk::guarded.
+#include "tessera/cpp/plugin.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "backend.hpp"
+#include "buffer.hpp"
+#include "device.hpp"
+#include "graph.hpp"
+#include "ops/ops.hpp"
+#include "tessera/tessera.h"
+
+namespace tessera::cpu {
+namespace {
+
+constexpr int kMaxThreads = 4096;
+
+struct PluginState {
+  const tessera_host_api* host = nullptr;
+  sdk::Log log;
+};
+
+tessera_status initialize(const tessera_host_api* host, void** plugin_state, tessera_error* err) {
+  return sdk::guarded(err, [&] {
+    if (plugin_state == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "initialize: plugin_state is NULL");
+    auto state = std::make_unique<PluginState>();
+    state->host = host;
+    state->log = sdk::Log(host, "cpu");
+    *plugin_state = state.release();
+  });
+}
+
+void shutdown(void* plugin_state) { delete static_cast<PluginState*>(plugin_state); }
+
+int32_t device_count(void*) { return 1; }
+
+tessera_status device_info(void*, int32_t device, tessera_device_info* info, tessera_error* err) {
+  return sdk::guarded(err, [&] {
+    if (info == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "device_info: info is NULL");
+    if (device != 0)
+      throw sdk::Error(TESSERA_ERR_NOT_FOUND, "device_info: the cpu plugin has one device (0); device " +
+                                                  std::to_string(device) + " does not exist");
+    // The caller's struct may be older (smaller) than ours: fill only what it has.
+    if (info->struct_size < TESSERA_SIZE_THROUGH(tessera_device_info, struct_size))
+      throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "device_info: info->struct_size is " +
+                                                         std::to_string(info->struct_size) +
+                                                         "; set it to sizeof(tessera_device_info)");
+    tessera_device_info full;
+    describe_device(full);
+    const size_t n = std::min(info->struct_size, sizeof full);
+    std::memcpy(reinterpret_cast<char*>(info) + sizeof(size_t), reinterpret_cast<const char*>(&full) + sizeof(size_t),
+                n - sizeof(size_t));
+    info->struct_size = n;
+  });
+}
+
+tessera_status backend_create(void* plugin_state, int32_t device, const tessera_config* config, tessera_backend** out,
+                              tessera_error* err) {
+  return sdk::guarded(err, [&] {
+    if (out == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "backend_create: out is NULL");
+    *out = nullptr;
+    if (device != 0)
+      throw sdk::Error(TESSERA_ERR_NOT_FOUND, "backend_create: the cpu plugin has one device (0); device " +
+                                                  std::to_string(device) + " does not exist");
+    const auto* state = static_cast<const PluginState*>(plugin_state);
+    const tessera_host_api* host = state != nullptr ? state->host : nullptr;
+    const sdk::Config cfg(host, config);
+    const int64_t threads = cfg.get_int("threads").value_or(hardware_threads());
+    if (threads < 1 || threads > kMaxThreads) {
+      std::string where;
+      if (host != nullptr && host->config_location != nullptr && host->config_get != nullptr)
+        if (const char* loc = host->config_location(host->config_get(config, "threads")); loc != nullptr)
+          where = std::string(loc) + ": ";
+      throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, where + "cpu: 'threads' is " + std::to_string(threads) +
+                                                         ", expected 1 <= threads <= " + std::to_string(kMaxThreads));
+    }
+    auto backend = make_backend(device, static_cast<int>(threads));
+    if (state != nullptr)
+      state->log.debug("backend on '" + cpu_model_name() + "' with " + std::to_string(threads) + " threads");
+    *out = backend.release();
+  });
+}
+
+void backend_free(tessera_backend* backend) {
+  if (backend == nullptr || backend->magic != kBackendMagic) return;
+  backend->magic = 0;
+  delete backend;  // joins the worker threads
+}
+
+int supports_op(const tessera_backend*, int32_t op, int32_t src_dtype) { return supports(op, src_dtype) ? 1 : 0; }
+
+tessera_status buffer_alloc(tessera_backend* backend, uint64_t size, tessera_buffer** out, tessera_error* err) {
+  return sdk::guarded(err, [&] {
+    if (out == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_alloc: out is NULL");
+    *out = nullptr;
+    *out = cpu::buffer_alloc(checked(backend, "buffer_alloc"), size);
+  });
+}
+
+void buffer_free(tessera_buffer* buffer) { cpu::buffer_free(buffer); }
+
+void* buffer_base(tessera_buffer* buffer) {
+  return buffer != nullptr && buffer->magic == kBufferMagic ? buffer->data : nullptr;
+}
+
+tessera_status buffer_write(tessera_buffer* buffer, uint64_t offset, const void* src, uint64_t size,
+                            tessera_error* err) {
+  return sdk::guarded(err, [&] { cpu::buffer_write(checked(buffer, "buffer_write"), offset, src, size); });
+}
+
+tessera_status buffer_read(tessera_buffer* buffer, uint64_t offset, void* dst, uint64_t size, tessera_error* err) {
+  return sdk::guarded(err, [&] { cpu::buffer_read(checked(buffer, "buffer_read"), offset, dst, size); });
+}
+
+tessera_status graph_execute(tessera_backend* backend, const tessera_graph* graph, tessera_error* err) {
+  return sdk::guarded(err, [&] { execute_graph(checked(backend, "graph_execute"), graph); });
+}
+
+// Execution is synchronous: graph_execute returns when the work is done.
+tessera_status synchronize(tessera_backend* backend, tessera_error* err) {
+  return sdk::guarded(err, [&] { checked(backend, "synchronize"); });
+}
+
+void* native_context(tessera_backend* backend) {
+  return backend != nullptr && backend->magic == kBackendMagic ? &backend->context : nullptr;
+}
+
+const tessera_param_spec kThreads =
+    sdk::int_param("threads", 1, kMaxThreads, nullptr,
+                   "worker threads, the driving thread included (default: every CPU this process may run on)");
+const tessera_param_spec* const kParams[] = {&kThreads};
+
+const tessera_compute_interface kCompute = {
+    sizeof(tessera_compute_interface),
+    device_count,
+    device_info,
+    backend_create,
+    backend_free,
+    supports_op,
+    buffer_alloc,
+    buffer_free,
+    buffer_base,
+    buffer_write,
+    buffer_read,
+    graph_execute,
+    synchronize,
+    native_context,
+};
+
+const tessera_plugin_descriptor kDescriptor = {
+    sizeof(tessera_plugin_descriptor),
+    TESSERA_ABI_VERSION_MAJOR,
+    TESSERA_ABI_VERSION_MINOR,
+    TESSERA_KIND_COMPUTE,
+    "cpu",
+    TESSERA_VERSION_STRING,
+    "host CPU: scalar reference ops on a thread pool",
+    sizeof kParams / sizeof kParams[0],
+    kParams,
+    initialize,
+    shutdown,
+    nullptr,
+    &kCompute,
+    nullptr,
+    nullptr,
+    "tessera",
+    nullptr,
+};
+
+}  // namespace
+}  // namespace tessera::cpu
+
+extern "C" TESSERA_PLUGIN_EXPORT const tessera_plugin_descriptor* tessera_plugin_init(void) {
+  return &tessera::cpu::kDescriptor;
+}

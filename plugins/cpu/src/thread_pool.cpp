@@ -1,0 +1,96 @@
+#include "thread_pool.hpp"
+
+#include <algorithm>
+
+namespace tessera::cpu {
+namespace {
+// Set on the pool's own threads, so a task that calls parallel_for again runs
+// inline instead of waiting for workers that are busy running it.
+thread_local const ThreadPool* t_worker_of = nullptr;
+thread_local int t_worker_index = 0;
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+std::pair<int64_t, int64_t> ThreadPool::range_of(int64_t n_tasks, int parts, int index) {
+  // Even split, the first (n_tasks % parts) ranges one task longer.
+  const int64_t base = n_tasks / parts, extra = n_tasks % parts;
+  const int64_t begin = index * base + std::min<int64_t>(index, extra);
+  return {begin, begin + base + (index < extra ? 1 : 0)};
+}
+
+void ThreadPool::parallel_for(int64_t n_tasks, tessera_cpu_task_fn fn, void* user) {
+  if (n_tasks <= 0 || fn == nullptr) return;
+  const int parts = static_cast<int>(std::min<int64_t>(n_threads_, n_tasks));
+  bool inline_only = parts == 1 || t_worker_of == this;
+  if (!inline_only) {
+    std::lock_guard lock(mutex_);
+    if (busy_) {
+      inline_only = true;  // nested call from the caller's own range
+    } else {
+      busy_ = true;
+      job_tasks_ = n_tasks;
+      job_parts_ = parts;
+      job_fn_ = fn;
+      job_user_ = user;
+      pending_ = n_threads_ - 1;
+      ++generation_;
+    }
+  }
+  if (inline_only) {
+    // A nested call keeps the thread index of the range it runs in, so
+    // per-thread scratch indexed by `thread` is never shared.
+    fn(user, 0, n_tasks, t_worker_of == this ? t_worker_index : 0);
+    return;
+  }
+  wake_.notify_all();
+  const auto [begin, end] = range_of(n_tasks, parts, 0);
+  fn(user, begin, end, 0);
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return pending_ == 0; });
+  busy_ = false;
+}
+
+void ThreadPool::worker_loop(int index) {
+  t_worker_of = this;
+  t_worker_index = index;
+  uint64_t seen = 0;
+  for (;;) {
+    int64_t tasks;
+    int parts;
+    tessera_cpu_task_fn fn;
+    void* user;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      tasks = job_tasks_;
+      parts = job_parts_;
+      fn = job_fn_;
+      user = job_user_;
+    }
+    if (index < parts) {
+      const auto [begin, end] = range_of(tasks, parts, index);
+      fn(user, begin, end, index);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+}
+
+}  // namespace tessera::cpu

@@ -1,0 +1,181 @@
+// Helpers for the cpu plugin tests: load the plugin through the core the way
+// the product does, create backends from YAML, place tensors, run one-node
+// graphs, and read results back. The reference math lives in the tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tessera/core/config_tree.hpp"
+#include "tessera/core/plugin_registry.hpp"
+#include "tessera/cpu/context.h"
+#include "tessera/tessera.h"
+#include "test_data.hpp"
+
+namespace tessera::cpu_test {
+
+// The plugin registry, loaded once per test binary (the library stays mapped).
+inline Plugin& cpu_plugin() {
+  static PluginRegistry* registry = [] {
+    auto* r = new PluginRegistry;
+    r->discover({tessera::test::build_plugin_dir()});
+    return r;
+  }();
+  Plugin* p = registry->find_mutable("cpu");
+  if (p == nullptr) throw std::runtime_error("cpu plugin not found in " + tessera::test::build_plugin_dir().string());
+  return *p;
+}
+
+inline const tessera_compute_interface& api() { return *cpu_plugin().compute(); }
+inline void* state() { return cpu_plugin().state(); }
+
+struct Status {
+  tessera_status code = TESSERA_OK;
+  std::string message;
+};
+
+// One backend created from a YAML compute entry, freed on destruction.
+class Backend {
+ public:
+  explicit Backend(int threads) : Backend("{backend: cpu, threads: " + std::to_string(threads) + "}") {}
+  explicit Backend(const std::string& yaml) {
+    ConfigTree tree(YAML::Load(yaml), "test.yaml", "compute[0]");
+    tessera_error err;
+    tessera_error_init(&err);
+    status_.code = api().backend_create(state(), 0, tree.root(), &backend_, &err);
+    status_.message = err.message;
+  }
+  ~Backend() {
+    for (tessera_buffer* b : buffers_) api().buffer_free(b);
+    if (backend_ != nullptr) api().backend_free(backend_);
+  }
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  const Status& create_status() const { return status_; }
+  tessera_backend* get() const { return backend_; }
+
+  tessera_buffer* alloc(uint64_t bytes) {
+    tessera_buffer* b = nullptr;
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api().buffer_alloc(backend_, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+    buffers_.push_back(b);
+    return b;
+  }
+
+  // A contiguous tensor in its own buffer, holding `bytes` of data.
+  tessera_tensor tensor(int32_t dtype, std::vector<int64_t> ne, const void* data, const char* name) {
+    tessera_tensor t{};
+    t.struct_size = sizeof t;
+    t.dtype = dtype;
+    t.n_dims = static_cast<uint32_t>(ne.size());
+    const uint64_t esize = tessera_dtype_info(dtype).block_bytes;
+    uint64_t stride = esize;
+    for (int i = 0; i < 4; ++i) {
+      t.ne[i] = i < static_cast<int>(ne.size()) ? ne[i] : 1;
+      t.nb[i] = stride;
+      stride *= static_cast<uint64_t>(t.ne[i]);
+    }
+    t.buffer = alloc(stride);
+    t.offset = 0;
+    t.name = name;
+    if (data != nullptr) write(t, data, stride);
+    return t;
+  }
+  template <class T>
+  tessera_tensor tensor(int32_t dtype, std::vector<int64_t> ne, const std::vector<T>& data, const char* name) {
+    tessera_tensor t = tensor(dtype, std::move(ne), nullptr, name);
+    EXPECT_EQ(bytes_of(t), data.size() * sizeof(T)) << name;
+    write(t, data.data(), data.size() * sizeof(T));
+    return t;
+  }
+
+  static uint64_t bytes_of(const tessera_tensor& t) {
+    uint64_t n = tessera_dtype_info(t.dtype).block_bytes;
+    for (int i = 0; i < 4; ++i) n *= static_cast<uint64_t>(t.ne[i]);
+    return n;
+  }
+
+  void write(const tessera_tensor& t, const void* data, uint64_t bytes) {
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api().buffer_write(t.buffer, t.offset, data, bytes, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+  }
+
+  template <class T>
+  std::vector<T> read(const tessera_tensor& t) {
+    std::vector<T> out(bytes_of(t) / sizeof(T));
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api().buffer_read(t.buffer, t.offset, out.data(), out.size() * sizeof(T), &err) != TESSERA_OK)
+      throw std::runtime_error(err.message);
+    return out;
+  }
+
+  Status execute(const std::vector<tessera_node*>& nodes) {
+    tessera_graph g{sizeof(tessera_graph), nodes.size(), nodes.data()};
+    tessera_error err;
+    tessera_error_init(&err);
+    Status s;
+    s.code = api().graph_execute(backend_, &g, &err);
+    s.message = err.message;
+    return s;
+  }
+
+ private:
+  tessera_backend* backend_ = nullptr;
+  std::vector<tessera_buffer*> buffers_;
+  Status status_;
+};
+
+inline tessera_node make_node(int32_t op, tessera_tensor* dst, std::vector<tessera_tensor*> src) {
+  tessera_node n{};
+  n.struct_size = sizeof n;
+  n.op = op;
+  n.dst = dst;
+  for (size_t i = 0; i < src.size(); ++i) n.src[i] = src[i];
+  return n;
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Random finite halves in roughly [-2, 2], built from bits so the test does
+// not depend on any float -> half converter.
+inline std::vector<uint16_t> random_halves(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint16_t> v(n);
+  for (auto& h : v) {
+    const uint32_t sign = rng() & 1u, exponent = 8u + rng() % 8u, mantissa = rng() & 0x3FFu;  // 2^-7 .. 2^0.99
+    h = static_cast<uint16_t>((sign << 15) | (exponent << 10) | mantissa);
+  }
+  return v;
+}
+
+// IEEE half -> double from the definition (test-local, independent of the plugin).
+inline double half_value(uint16_t h) {
+  const double sign = (h >> 15) ? -1.0 : 1.0;
+  const int exponent = (h >> 10) & 0x1F;
+  const int mantissa = h & 0x3FF;
+  if (exponent == 0) return sign * std::ldexp(static_cast<double>(mantissa), -24);
+  if (exponent == 31)
+    return mantissa ? std::numeric_limits<double>::quiet_NaN() : sign * std::numeric_limits<double>::infinity();
+  return sign * std::ldexp(static_cast<double>(1024 + mantissa), exponent - 25);
+}
+
+}  // namespace tessera::cpu_test

@@ -1,0 +1,181 @@
+// ATTENTION over F32 and F16 caches, and MUL_MAT / GET_ROWS on block-quantized
+// weights, against double-precision loops written here. Quantized weights
+// are made with the SDK quantizer; the reference decodes them with the SDK
+// dequantizer, which tests/quant checks against the gguf Python package.
+#include "cpu_test_support.hpp"
+#include "tessera/quant/dequantize.hpp"
+#include "tessera/quant/quantize.hpp"
+
+using namespace tessera::cpu_test;
+
+namespace {
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+// A [k x rows] weight tensor of a block type, written from quantized bytes.
+tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t rows, const std::vector<uint8_t>& bytes) {
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  tessera_tensor tensor{};
+  tensor.struct_size = sizeof tensor;
+  tensor.dtype = dtype;
+  tensor.n_dims = 2;
+  tensor.ne[0] = k;
+  tensor.ne[1] = rows;
+  tensor.ne[2] = tensor.ne[3] = 1;
+  tensor.nb[0] = t.block_bytes;
+  tensor.nb[1] = static_cast<uint64_t>(k) / t.block_elements * t.block_bytes;
+  tensor.nb[2] = tensor.nb[3] = tensor.nb[1] * static_cast<uint64_t>(rows);
+  tensor.buffer = b.alloc(bytes.size());
+  tensor.name = "quantized_weights";
+  b.write(tensor, bytes.data(), bytes.size());
+  return tensor;
+}
+
+}  // namespace
+
+class cpu_attention : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
+  const int32_t cache_dtype = GetParam();
+  Backend b(3);
+  const int64_t d = 8, heads = 4, kv_heads = 2, tokens = 3, ctx = 10, first = 4, valid = first + tokens;
+  const auto q = random_values(static_cast<size_t>(d * heads * tokens), 1);
+  auto k = random_values(static_cast<size_t>(d * kv_heads * ctx), 2);
+  auto v = random_values(static_cast<size_t>(d * kv_heads * ctx), 3);
+  // Positions past `valid` hold garbage that must never be read.
+  for (int64_t p = valid; p < ctx; ++p)
+    for (int64_t i = 0; i < d * kv_heads; ++i) k[static_cast<size_t>(p * d * kv_heads + i)] = 1e30f;
+  auto stored = [&](const std::vector<float>& x) {
+    std::vector<uint16_t> halves(x.size());
+    for (size_t i = 0; i < x.size(); ++i) halves[i] = tessera::quant::f32_to_f16(std::min(x[i], 60000.0f));
+    return halves;
+  };
+  tessera_tensor tq = b.tensor(TESSERA_DTYPE_F32, {d, heads, tokens}, q, "q");
+  tessera_tensor tk = cache_dtype == TESSERA_DTYPE_F16 ? b.tensor(TESSERA_DTYPE_F16, {d, kv_heads, ctx}, stored(k), "k")
+                                                       : b.tensor(TESSERA_DTYPE_F32, {d, kv_heads, ctx}, k, "k");
+  tessera_tensor tv = cache_dtype == TESSERA_DTYPE_F16 ? b.tensor(TESSERA_DTYPE_F16, {d, kv_heads, ctx}, stored(v), "v")
+                                                       : b.tensor(TESSERA_DTYPE_F32, {d, kv_heads, ctx}, v, "v");
+  tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {d, heads, tokens}, nullptr, "out");
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_ATTENTION;
+  node.dst = &out;
+  node.src[0] = &tq;
+  node.src[1] = &tk;
+  node.src[2] = &tv;
+  node.i_params[0] = static_cast<int32_t>(first);
+  node.i_params[1] = static_cast<int32_t>(valid);
+  node.f_params[0] = 1.0f / std::sqrt(static_cast<float>(d));
+  const Status s = b.execute({&node});
+  ASSERT_EQ(s.code, TESSERA_OK) << s.message;
+  const auto got = b.read<float>(out);
+  // What the cache holds, as the op sees it (F16 rounding included).
+  auto cached = [&](const std::vector<float>& x, size_t i) {
+    return cache_dtype == TESSERA_DTYPE_F16 ? tessera::quant::f16_to_f32(tessera::quant::f32_to_f16(x[i])) : x[i];
+  };
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t kvh = h / (heads / kv_heads);
+      std::vector<double> score;
+      for (int64_t p = 0; p <= first + t; ++p) {
+        double dot = 0;
+        for (int64_t i = 0; i < d; ++i)
+          dot += q[static_cast<size_t>((t * heads + h) * d + i)] * cached(k, static_cast<size_t>((p * kv_heads + kvh) * d + i));
+        score.push_back(dot / std::sqrt(static_cast<double>(d)));
+      }
+      const double max = *std::max_element(score.begin(), score.end());
+      double total = 0;
+      for (double& x : score) total += (x = std::exp(x - max));
+      for (int64_t i = 0; i < d; ++i) {
+        double expected = 0;
+        for (size_t p = 0; p < score.size(); ++p)
+          expected += score[p] / total * cached(v, (p * static_cast<size_t>(kv_heads) + static_cast<size_t>(kvh)) * static_cast<size_t>(d) + static_cast<size_t>(i));
+        EXPECT_NEAR(got[static_cast<size_t>((t * heads + h) * d + i)], expected, 1e-5) << "t " << t << " h " << h;
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(caches, cpu_attention, ::testing::Values(TESSERA_DTYPE_F32, TESSERA_DTYPE_F16));
+
+TEST(cpu_attention_errors, PositionsOutsideTheCacheAreRejected) {
+  Backend b(1);
+  tessera_tensor q = b.tensor(TESSERA_DTYPE_F32, {4, 2, 2}, nullptr, "q");
+  tessera_tensor k = b.tensor(TESSERA_DTYPE_F32, {4, 1, 4}, nullptr, "k");
+  tessera_tensor v = b.tensor(TESSERA_DTYPE_F32, {4, 1, 4}, nullptr, "v");
+  tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {4, 2, 2}, nullptr, "out");
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_ATTENTION;
+  node.dst = &out;
+  node.src[0] = &q;
+  node.src[1] = &k;
+  node.src[2] = &v;
+  node.i_params[0] = 3;  // 3 + 2 tokens > 4 cache positions
+  node.i_params[1] = 5;
+  const Status s = b.execute({&node});
+  EXPECT_EQ(s.code, TESSERA_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(s.message.find("cache length 4"), std::string::npos) << s.message;
+}
+
+class cpu_quantized : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(cpu_quantized, MulMatAndGetRowsDecodeEveryBlock) {
+  const int32_t dtype = GetParam();
+  Backend b(2);
+  const int64_t k = 512, m = 6, n = 3;
+  const auto w = random_values(static_cast<size_t>(k * m), 11);
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  std::vector<uint8_t> bytes(static_cast<size_t>(k / t.block_elements * t.block_bytes * m));
+  ASSERT_TRUE(tessera::quant::quantize_row(dtype, w.data(), bytes.data(), k * m));
+  std::vector<float> decoded(w.size());
+  tessera::quant::dequantize_row(dtype, bytes.data(), decoded.data(), k * m);
+
+  const auto x = random_values(static_cast<size_t>(k * n), 12);
+  tessera_tensor tw = block_tensor(b, dtype, k, m, bytes);
+  tessera_tensor tx = b.tensor(TESSERA_DTYPE_F32, {k, n}, x, "x");
+  tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {m, n}, nullptr, "out");
+  tessera_node mm{};
+  mm.struct_size = sizeof mm;
+  mm.op = TESSERA_OP_MUL_MAT;
+  mm.dst = &out;
+  mm.src[0] = &tw;
+  mm.src[1] = &tx;
+  Status s = b.execute({&mm});
+  ASSERT_EQ(s.code, TESSERA_OK) << s.message;
+  const auto got = b.read<float>(out);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i) {
+      double expected = 0;
+      for (int64_t c = 0; c < k; ++c) expected += static_cast<double>(decoded[static_cast<size_t>(i * k + c)]) * x[static_cast<size_t>(j * k + c)];
+      EXPECT_NEAR(got[static_cast<size_t>(j * m + i)], expected, 1e-4 * (1 + std::fabs(expected))) << i << "," << j;
+    }
+
+  const std::vector<int32_t> ids{5, 0, 2};
+  tessera_tensor tids = b.tensor(TESSERA_DTYPE_I32, {3}, ids, "ids");
+  tessera_tensor rows = b.tensor(TESSERA_DTYPE_F32, {k, 3}, nullptr, "rows");
+  tessera_node gr{};
+  gr.struct_size = sizeof gr;
+  gr.op = TESSERA_OP_GET_ROWS;
+  gr.dst = &rows;
+  gr.src[0] = &tw;
+  gr.src[1] = &tids;
+  s = b.execute({&gr});
+  ASSERT_EQ(s.code, TESSERA_OK) << s.message;
+  const auto got_rows = b.read<float>(rows);
+  for (size_t r = 0; r < ids.size(); ++r)
+    for (int64_t c = 0; c < k; ++c)
+      ASSERT_EQ(got_rows[r * static_cast<size_t>(k) + static_cast<size_t>(c)],
+                decoded[static_cast<size_t>(ids[r]) * static_cast<size_t>(k) + static_cast<size_t>(c)]);
+}
+
+INSTANTIATE_TEST_SUITE_P(types, cpu_quantized,
+                         ::testing::Values(TESSERA_DTYPE_BF16, TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0,
+                                           TESSERA_DTYPE_Q5_1, TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K,
+                                           TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K, TESSERA_DTYPE_Q6_K, TESSERA_DTYPE_Q8_K,
+                                           TESSERA_DTYPE_IQ4_NL, TESSERA_DTYPE_IQ4_XS));
