@@ -1,0 +1,121 @@
+// End to end on the CPU: the shared stories models, loaded through the GGUF
+// and cpu plugins from a pipeline file, against llama.cpp's reference run in
+// shared/refs-public/greedy_once_upon_a_time.json, compared the way its
+// README prescribes: teacher-forced logits and argmax at every step, and the
+// free-running greedy ids for F32, F16 and Q8_0.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_data.hpp"
+#include "tessera/core/generator.hpp"
+#include "tessera/core/pipeline.hpp"
+#include "tessera/core/plugin_registry.hpp"
+#include "tessera/core/session.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json references() {
+  std::ifstream in(tessera::test::data_dir() / "refs-public/greedy_once_upon_a_time.json");
+  return json::parse(in);
+}
+
+fs::path shared_path(const std::string& reference_path) {
+  const std::string prefix = "../shared/";
+  return tessera::test::data_dir() / reference_path.substr(prefix.size());
+}
+
+// Logit tolerance per weight type (refs-public/README.md).
+double tolerance(const std::string& type) {
+  if (type == "F32") return 1e-3;
+  if (type == "F16" || type == "Q8_0") return 2e-2;
+  return 0.25;
+}
+
+struct Loaded {
+  tessera::PluginRegistry registry;
+  std::unique_ptr<tessera::Pipeline> pipeline;
+  std::unique_ptr<tessera::Session> session;
+};
+
+std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir) {
+  auto loaded = std::make_unique<Loaded>();
+  const fs::path file = dir / "pipeline.yaml";
+  std::ofstream(file) << "model: { path: \"" << model.string() << "\" }\n"
+                      << "compute: [ { backend: cpu, threads: 2 } ]\n"
+                      << "context: { size: 512, batch: 512, kv_type: f32 }\n";
+  auto result = tessera::load_pipeline(file, loaded->registry, {tessera::test::build_plugin_dir()});
+  if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
+  loaded->pipeline = std::move(result.pipeline);
+  loaded->session = std::make_unique<tessera::Session>(*loaded->pipeline, loaded->registry);
+  return loaded;
+}
+
+class GreedyReference : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"))
+      GTEST_SKIP() << "the gguf format plugin is not built";
+    if (!fs::exists(tessera::test::data_dir() / "refs-public/greedy_once_upon_a_time.json"))
+      GTEST_SKIP() << "refs-public is missing (set TESSERA_TEST_DATA)";
+    dir = fs::temp_directory_path() / ("tessera-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(GetParam()));
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  fs::path dir;
+};
+
+}  // namespace
+
+TEST_P(GreedyReference, TeacherForcedLogitsAndArgmaxMatchLlamaCpp) {
+  const json ref = references()["results"][static_cast<std::size_t>(GetParam())];
+  const std::string type = ref["type"];
+  SCOPED_TRACE(ref["model"].get<std::string>());
+  auto loaded = load(shared_path(ref["model"]), dir);
+  tessera::LlamaRuntime& runtime = loaded->session->runtime();
+  const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(loaded->session->tokenizer().encode(references()["prompt"].get<std::string>(), true), prompt);
+  const auto ids = ref["ids"].get<std::vector<int32_t>>();
+  std::vector<float> logits = runtime.evaluate(prompt);
+  double worst = 0;
+  for (std::size_t step = 0; step < ids.size(); ++step) {
+    const auto& top5 = ref["steps_top5"][step];
+    for (const auto& pair : top5) {
+      const int32_t id = pair[0];
+      const double diff = std::fabs(logits[static_cast<std::size_t>(id)] - pair[1].get<double>());
+      worst = std::max(worst, diff);
+      EXPECT_LE(diff, tolerance(type)) << "step " << step << " token " << id;
+    }
+    const double margin = top5[0][1].get<double>() - top5[1][1].get<double>();
+    const auto argmax = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (margin > 0.05) {
+      EXPECT_EQ(argmax, ids[step]) << "step " << step << " (reference margin " << margin << ")";
+    }
+    if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&ids[step], 1));
+  }
+  RecordProperty("max_logit_error", std::to_string(worst));
+}
+
+TEST_P(GreedyReference, FreeRunningGreedyIdsMatchForExactTypes) {
+  const json ref = references()["results"][static_cast<std::size_t>(GetParam())];
+  const std::string type = ref["type"];
+  if (type != "F32" && type != "F16" && type != "Q8_0")
+    GTEST_SKIP() << type << ": compared teacher-forced only (refs-public/README.md)";
+  auto loaded = load(shared_path(ref["model"]), dir);
+  tessera::Generator generator(loaded->session->runtime(), loaded->session->tokenizer(), nullptr);
+  tessera::GenerationSettings settings;
+  settings.max_tokens = static_cast<int64_t>(ref["ids"].size());
+  settings.stop_at_eos = false;
+  const auto result = generator.generate(references()["prompt"].get<std::string>(), settings);
+  EXPECT_EQ(result.prompt_ids, ref["prompt_ids"].get<std::vector<int32_t>>());
+  EXPECT_EQ(result.generated_ids, ref["ids"].get<std::vector<int32_t>>());
+  EXPECT_EQ(result.text, ref["text"].get<std::string>());
+}
+
+INSTANTIATE_TEST_SUITE_P(models, GreedyReference, ::testing::Range(0, 7));
