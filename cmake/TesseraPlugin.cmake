@@ -29,3 +29,15 @@ function(tessera_add_plugin target)
     install(TARGETS ${target} LIBRARY DESTINATION ${TESSERA_PLUGIN_SUBDIR} COMPONENT plugins)
   endif()
 endfunction()
+
+# Adds every immediate subdirectory that has a CMakeLists.txt: formats/,
+# plugins/ and samplers/ hold one plugin per folder, so a new plugin needs no
+# edit here.
+function(tessera_add_plugin_folders)
+  file(GLOB _children LIST_DIRECTORIES true ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  foreach(child ${_children})
+    if(EXISTS ${child}/CMakeLists.txt)
+      add_subdirectory(${child})
+    endif()
+  endforeach()
+endfunction()
