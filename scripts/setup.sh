@@ -64,6 +64,10 @@ case $mode in
     "$BUILD_DIR/bin/tessera" plugins
     echo "== example pipelines"
     "$BUILD_DIR/bin/tessera" validate config/*.yaml
+    echo "== the model"
+    "$BUILD_DIR/bin/tessera" inspect "$TESSERA_TEST_DATA/models/stories260K.gguf" --ctx 512 | head -n 8
+    echo "== generating text on the CPU (config/cpu.yaml)"
+    "$BUILD_DIR/bin/tessera" run config/cpu.yaml -p "Once upon a time" -n 64
     ;;
   test)
     install_test_tools
