@@ -210,8 +210,7 @@ std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens,
 
   GraphPlan g;
   const int ids = g.activation("token_ids", TESSERA_DTYPE_I32, {n});
-  const int pos_q = g.activation("positions_q", TESSERA_DTYPE_I32, {heads * n});
-  const int pos_k = g.activation("positions_k", TESSERA_DTYPE_I32, {kv_heads * n});
+  const int positions = g.activation("positions", TESSERA_DTYPE_I32, {n});
   const int x = g.activation("x", TESSERA_DTYPE_F32, {e, n});
   const int cur = g.activation("cur", TESSERA_DTYPE_F32, {e, n});
   const int q = g.activation("q", TESSERA_DTYPE_F32, {e, n});
@@ -227,12 +226,11 @@ std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens,
   const int down = g.activation("ffn_down", TESSERA_DTYPE_F32, {e, n});
   const int logits = g.activation("logits", TESSERA_DTYPE_F32, {vocab, n_out});
 
-  // Views: per-head rows for RoPE and attention.
-  const int q_rows = g.view(q, "q_rows", {hd, heads * n});
-  const int q_rope_rows = g.view(q_rope, "q_rope_rows", {hd, heads * n});
-  const int q_heads = g.view(q_rope, "q_heads", {hd, heads, n});
-  const int k_rows = g.view(k, "k_rows", {hd, kv_heads * n});
-  const int k_rope_rows = g.view(k_rope, "k_rope_rows", {hd, kv_heads * n});
+  // Per-head views [head_dim, heads, tokens] for RoPE and attention.
+  const int q_heads = g.view(q, "q_heads", {hd, heads, n});
+  const int q_rope_heads = g.view(q_rope, "q_rope_heads", {hd, heads, n});
+  const int k_heads = g.view(k, "k_heads", {hd, kv_heads, n});
+  const int k_rope_heads = g.view(k_rope, "k_rope_heads", {hd, kv_heads, n});
   const int attn_heads = g.view(attn, "attn_heads", {hd, heads, n});
 
   auto node_backend = [&](int32_t op, int32_t dtype, int wanted) { return backend_for(op, dtype, wanted); };
@@ -250,8 +248,8 @@ std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens,
     g.add(TESSERA_OP_MUL_MAT, q, {weight(L.wq), cur}, L.wq.backend);
     g.add(TESSERA_OP_MUL_MAT, k, {weight(L.wk), cur}, L.wk.backend);
     g.add(TESSERA_OP_MUL_MAT, v, {weight(L.wv), cur}, L.wv.backend);
-    for (auto [src, dst, pos] : {std::tuple{q_rows, q_rope_rows, pos_q}, std::tuple{k_rows, k_rope_rows, pos_k}}) {
-      PlanNode& rope = g.add(TESSERA_OP_ROPE, dst, {src, pos}, node_backend(TESSERA_OP_ROPE, TESSERA_DTYPE_F32, b));
+    for (auto [src, dst] : {std::pair{q_heads, q_rope_heads}, std::pair{k_heads, k_rope_heads}}) {
+      PlanNode& rope = g.add(TESSERA_OP_ROPE, dst, {src, positions}, node_backend(TESSERA_OP_ROPE, TESSERA_DTYPE_F32, b));
       rope.i_params[0] = static_cast<int32_t>(hp_.rope_dimension_count);
       rope.f_params[0] = static_cast<float>(hp_.rope_freq_base);
       rope.f_params[1] = static_cast<float>(hp_.rope_freq_scale);
@@ -264,7 +262,7 @@ std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens,
     g.add(TESSERA_OP_COPY, v_slot, {v}, b);
     const int k_all = g.resident(make_tensor(kv_dtype_, {hd, kv_heads, options_.context_size}, L.k_cache, 0, "k_cache"), b, "k_cache");
     const int v_all = g.resident(make_tensor(kv_dtype_, {hd, kv_heads, options_.context_size}, L.v_cache, 0, "v_cache"), b, "v_cache");
-    PlanNode& attention = g.add(TESSERA_OP_ATTENTION, attn_heads, {q_heads, k_all, v_all}, b);
+    PlanNode& attention = g.add(TESSERA_OP_ATTENTION, attn_heads, {q_rope_heads, k_all, v_all}, b);
     attention.i_params[0] = static_cast<int32_t>(n_past_);
     attention.i_params[1] = static_cast<int32_t>(n_past_ + n);
     attention.f_params[0] = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -285,14 +283,10 @@ std::vector<float> LlamaRuntime::evaluate_batch(std::span<const int32_t> tokens,
   g.add(TESSERA_OP_MUL_MAT, logits, {weight(output_), head_input}, output_.backend);
 
   executor_.prepare(g);
-  std::vector<int32_t> positions_q(static_cast<std::size_t>(heads * n)), positions_k(static_cast<std::size_t>(kv_heads * n));
-  for (int64_t t = 0; t < n; ++t) {
-    for (int64_t h = 0; h < heads; ++h) positions_q[static_cast<std::size_t>(t * heads + h)] = static_cast<int32_t>(n_past_ + t);
-    for (int64_t h = 0; h < kv_heads; ++h) positions_k[static_cast<std::size_t>(t * kv_heads + h)] = static_cast<int32_t>(n_past_ + t);
-  }
+  std::vector<int32_t> token_positions(static_cast<std::size_t>(n));
+  for (int64_t t = 0; t < n; ++t) token_positions[static_cast<std::size_t>(t)] = static_cast<int32_t>(n_past_ + t);
   executor_.write_input(g, ids, tokens.data(), tokens.size() * 4);
-  executor_.write_input(g, pos_q, positions_q.data(), positions_q.size() * 4);
-  executor_.write_input(g, pos_k, positions_k.data(), positions_k.size() * 4);
+  executor_.write_input(g, positions, token_positions.data(), token_positions.size() * 4);
   executor_.run(g);
   std::vector<float> out(static_cast<std::size_t>(vocab * n_out));
   executor_.read_output(g, logits, out.data(), out.size() * 4);
