@@ -337,11 +337,17 @@ PipelineLoadResult load_pipeline(const fs::path& file, PluginRegistry& registry,
   search.insert(search.end(), default_paths.begin(), default_paths.end());
   registry.discover(search);
 
+  // The tree first: it refuses alias bombs before anything walks them.
+  try {
+    pipeline->tree = std::make_unique<ConfigTree>(document, name, "");
+  } catch (const Error& e) {
+    out.error({name, 1, 1}, e.what());
+    return result;
+  }
   SchemaValidator validator(Schema::pipeline(), &registry, name, base_dir);
   validator.validate(document, out);
   if (out.has_errors()) return result;
 
-  pipeline->tree = std::make_unique<ConfigTree>(document, name, "");
   PipelineBuilder(*pipeline, registry, out).build();
   if (out.has_errors()) return result;
   result.pipeline = std::move(pipeline);

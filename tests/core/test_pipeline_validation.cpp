@@ -295,3 +295,17 @@ TEST(PipelineValidation, EveryMistakeIsReportedNotJustTheFirst) {
   auto l = load_text(files, "model: { path: model.fixt, colour: red }\ncompute: []\ncontext: { size: -1 }\n");
   EXPECT_EQ(l->result.diagnostics.error_count(), 3u) << l->result.diagnostics.to_string();
 }
+
+TEST(PipelineValidation, AliasBombIsRefusedNotExpanded) {
+  PipelineFiles files;
+  // Ten levels of ten aliases each: 10^10 nodes if expanded.
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  tessera::PluginRegistry registry;
+  auto result = tessera::test::load(files.write("bomb.yaml", text), registry);
+  EXPECT_TRUE(has_error_at(result.diagnostics, 1, 1, {"expands to more than", "aliases"}));
+}

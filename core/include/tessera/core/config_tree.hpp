@@ -29,7 +29,8 @@ namespace tessera {
 
 class ConfigTree {
  public:
-  // `path` names the node within the pipeline (used in messages).
+  // `path` names the node within the pipeline (used in messages). Throws
+  // tessera::Error when aliases expand the document past 2^20 nodes.
   ConfigTree(const YAML::Node& node, const std::string& file, const std::string& path);
 
   const tessera_config* root() const { return root_.get(); }
