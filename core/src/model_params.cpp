@@ -129,6 +129,7 @@ TokenizerSpec read_tokenizer(const ModelFile& model) {
   const auto n = static_cast<int64_t>(t.tokens.size());
   auto token_id = [&](const std::string& key) -> int32_t {
     const int64_t id = m.int_or(key, -1);
+    if (id == 0xFFFFFFFFll || id < 0) return -1;  // uint32 -1: "no such token" (llama.cpp convention)
     if (id >= n) m.fail(key, fmt::format("is {}; expected a token id below {}", id, n));
     return static_cast<int32_t>(id);
   };
