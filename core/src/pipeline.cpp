@@ -236,10 +236,13 @@ class PipelineBuilder {
     c.shift = parse_bool(scalar_or(child(ctx, "shift"), "false")).value_or(false);
     if (const tessera_config* v = child(ctx, "rope_freq_base")) c.rope_freq_base = parse_double(v->scalar);
     if (const tessera_config* v = child(ctx, "rope_freq_scale")) c.rope_freq_scale = parse_double(v->scalar);
-    if (c.batch > c.size)
-      out_.error(child(ctx, "batch") ? child(ctx, "batch")->location : ctx->location,
+    if (child(ctx, "batch") == nullptr) {
+      c.batch = std::min(c.batch, c.size);  // the default batch never exceeds a small context
+    } else if (c.batch > c.size) {
+      out_.error(child(ctx, "batch")->location,
                  fmt::format("'context.batch' ({}) is larger than 'context.size' ({}); expected batch <= size",
                              c.batch, c.size));
+    }
   }
 
   void build_sampling(const tessera_config* list) {

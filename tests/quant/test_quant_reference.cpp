@@ -37,6 +37,9 @@ const TypeCase kTypes[] = {
 
 std::string case_name(const ::testing::TestParamInfo<TypeCase>& info) { return info.param.name; }
 
+// For readable test listings (instead of the struct's bytes).
+[[maybe_unused]] void PrintTo(const TypeCase& c, std::ostream* os) { *os << c.name; }
+
 fs::path scratch(const std::string& name) {
   return fs::temp_directory_path() / ("tessera-quant-" + std::to_string(::getpid()) + "-" + name);
 }
