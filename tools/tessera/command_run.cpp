@@ -40,7 +40,8 @@ int command_run(const std::vector<std::string>& args) {
   // checked like the file itself.
   auto edit = [&](YAML::Node& doc) {
     if (!doc.IsMap()) return;
-    if (vm.count("model")) doc["model"]["path"] = vm["model"].as<std::string>();
+    // A path on the command line is relative to the working directory, not the file.
+    if (vm.count("model")) doc["model"]["path"] = std::filesystem::absolute(vm["model"].as<std::string>()).string();
     if (vm.count("ctx-size")) doc["context"]["size"] = vm["ctx-size"].as<int64_t>();
     if (vm.count("threads") && doc["compute"].IsSequence())
       for (auto entry : doc["compute"])
