@@ -83,6 +83,15 @@ void ComputeBackend::synchronize() {
   if (api_->synchronize(backend_, &err) != TESSERA_OK) throw Error(err.message, err.code);
 }
 
+tessera_execution_context ComputeBackend::execution_context() const {
+  tessera_execution_context context{};
+  context.struct_size = sizeof context;
+  context.compute = api_;
+  context.backend = backend_;
+  context.native = api_->native_context != nullptr ? api_->native_context(backend_) : nullptr;
+  return context;
+}
+
 uint64_t tensor_bytes(int32_t dtype, const std::vector<int64_t>& ne) {
   const tessera_dtype_traits t = tessera_dtype_info(dtype);
   uint64_t rows = 1;

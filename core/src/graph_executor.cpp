@@ -103,9 +103,28 @@ void GraphExecutor::run(const GraphPlan& plan) {
     std::copy(pn.i_params.begin(), pn.i_params.end(), node.i_params);
     std::copy(pn.f_params.begin(), pn.f_params.end(), node.f_params);
     nodes.push_back(node);
+    if (const KernelBinding* binding = binding_for(pn.backend, pn.op, node.src[0] ? node.src[0]->dtype : -1)) {
+      flush();  // everything before it has been submitted, in order, on the same stream/thread
+      const ComputeBackend& backend = *backends_[static_cast<std::size_t>(pn.backend)];
+      const tessera_execution_context context = backend.execution_context();
+      tessera_error err = make_plugin_error();
+      KernelInstance& kernel = *binding->kernel;
+      if (kernel.api()->execute(kernel.handle(), &nodes.back(), &context, &err) != TESSERA_OK)
+        throw Error(fmt::format("kernel plugin '{}' failed on {} of backend '{}': {}", kernel.name(),
+                                tessera_op_name(pn.op), backend.name(), err.message),
+                    err.code);
+      ++kernel.calls;
+      continue;
+    }
     batch.push_back(&nodes.back());
   }
   flush();
+}
+
+const KernelBinding* GraphExecutor::binding_for(int backend, int32_t op, int32_t dtype) const {
+  for (const KernelBinding& b : bindings_)
+    if (b.backend == backend && b.op == op && b.dtype == dtype) return &b;
+  return nullptr;
 }
 
 void GraphExecutor::read_output(const GraphPlan& plan, int tensor, void* data, uint64_t size) {

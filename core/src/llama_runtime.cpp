@@ -32,6 +32,14 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
   if (placements.empty()) throw Error("a pipeline needs at least one compute backend");
   for (const auto& p : placements) backends_.push_back(p.backend);
   executor_ = GraphExecutor(backends_);
+  for (const KernelRequest& k : options_.kernels)
+    for (std::size_t b = 0; b < backends_.size(); ++b)
+      if (backends_[b]->name() == k.backend) {
+        bindings_.push_back({static_cast<int>(b), k.op, k.dtype, k.kernel});
+        logger()->info("kernel plugin '{}' runs {} on backend '{}'", k.kernel->name(), op_text(k.op, k.dtype),
+                       k.backend);
+      }
+  executor_.bind_kernels(bindings_);
   weight_bytes_.assign(backends_.size(), 0);
   kv_dtype_ = kv_dtype_from_name(options_.kv_type);
   if (options_.rope_freq_base) hp_.rope_freq_base = *options_.rope_freq_base;
@@ -134,10 +142,16 @@ void LlamaRuntime::check_memory(const ModelFile& model) const {
   }
 }
 
+bool LlamaRuntime::can_run(int backend, int32_t op, int32_t dtype) const {
+  for (const KernelBinding& k : bindings_)
+    if (k.backend == backend && k.op == op && k.dtype == dtype) return true;
+  return backends_[static_cast<std::size_t>(backend)]->supports(op, dtype);
+}
+
 int LlamaRuntime::backend_for(int32_t op, int32_t dtype, int wanted) const {
-  if (backends_[static_cast<std::size_t>(wanted)]->supports(op, dtype)) return wanted;
+  if (can_run(wanted, op, dtype)) return wanted;
   for (std::size_t b = 0; b < backends_.size(); ++b) {
-    if (!backends_[b]->supports(op, dtype)) continue;
+    if (!can_run(static_cast<int>(b), op, dtype)) continue;
     const std::string key = fmt::format("{}/{}/{}", op_text(op, dtype), wanted, b);
     if (!fallback_logged_[key]) {
       logger()->warn("backend '{}' cannot run {}; running it on '{}' instead",

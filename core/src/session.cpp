@@ -31,6 +31,13 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
   options.kv_type = pipeline.context.kv_type;
   options.rope_freq_base = pipeline.context.rope_freq_base;
   options.rope_freq_scale = pipeline.context.rope_freq_scale;
+  for (const KernelEntry& entry : pipeline.kernels) {
+    Plugin* plugin = registry.find_mutable(entry.plugin);
+    if (plugin == nullptr || !plugin->is(TESSERA_KIND_KERNEL))
+      throw Error(fmt::format("{}: no kernel plugin named '{}'", entry.location.to_string(), entry.plugin));
+    kernels_.push_back(std::make_unique<KernelInstance>(*plugin, entry));
+    for (const KernelOverride& op : entry.ops) options.kernels.push_back({entry.backend, op.op, op.dtype, kernels_.back().get()});
+  }
   runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
   tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
   if (!pipeline.sampling.empty()) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tessera/compute.h"
+#include "tessera/kernel.h"
 
 namespace tessera {
 
@@ -34,6 +35,9 @@ class ComputeBackend {
 
   void execute(const std::vector<tessera_node*>& nodes);
   void synchronize();
+
+  // What a kernel plugin overriding one of this backend's ops is handed.
+  tessera_execution_context execution_context() const;
 
  private:
   Plugin& plugin_;

@@ -10,12 +10,17 @@
 
 #include "tessera/core/compute_backend.hpp"
 #include "tessera/core/graph_plan.hpp"
+#include "tessera/core/kernel_binding.hpp"
 
 namespace tessera {
 
 class GraphExecutor {
  public:
   explicit GraphExecutor(std::vector<ComputeBackend*> backends) : backends_(std::move(backends)) {}
+
+  // Nodes matching a binding (backend, op, dtype of src[0]) go to its kernel
+  // plugin, with the backend's buffers and execution context.
+  void bind_kernels(std::vector<KernelBinding> bindings) { bindings_ = std::move(bindings); }
 
   // Allocates (or grows) every backend's scratch to hold the plan's slots.
   void prepare(const GraphPlan& plan);
@@ -32,7 +37,10 @@ class GraphExecutor {
   tessera_tensor materialize(const GraphPlan& plan, int tensor, int backend) const;
   void make_valid_on(const GraphPlan& plan, int slot, int backend);
 
+  const KernelBinding* binding_for(int backend, int32_t op, int32_t dtype) const;
+
   std::vector<ComputeBackend*> backends_;
+  std::vector<KernelBinding> bindings_;
   std::vector<tessera_buffer*> scratch_;      // per backend
   std::vector<uint64_t> scratch_size_;        // per backend
   std::vector<uint64_t> slot_offset_;         // per slot, same on every backend

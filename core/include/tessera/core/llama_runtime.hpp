@@ -16,6 +16,7 @@
 
 #include "tessera/core/compute_backend.hpp"
 #include "tessera/core/graph_executor.hpp"
+#include "tessera/core/kernel_binding.hpp"
 #include "tessera/core/layer_range.hpp"
 #include "tessera/core/model_params.hpp"
 
@@ -23,18 +24,28 @@ namespace tessera {
 
 class ModelFile;
 
+// A kernel plugin instance for (op, dtype) on every backend named `backend`.
+struct KernelRequest {
+  std::string backend;
+  int32_t op = 0;
+  int32_t dtype = 0;
+  KernelInstance* kernel = nullptr;
+};
+
 struct RuntimeOptions {
   int64_t context_size = 4096;
   int64_t batch = 512;
   std::string kv_type = "f16";
   std::optional<double> rope_freq_base;   // override the model's
   std::optional<double> rope_freq_scale;
+  std::vector<KernelRequest> kernels;     // single-op overrides (pipeline `kernels:`)
 };
 
 struct BackendPlacement {
   ComputeBackend* backend;
   std::optional<LayerRange> layers;  // nullopt: the layers nobody else takes
 };
+
 
 class LlamaRuntime {
  public:
@@ -75,6 +86,7 @@ class LlamaRuntime {
   void check_memory(const ModelFile& model) const;
   Placed place(const ModelFile& model, const std::string& name, int32_t op, int wanted, const LoadProgress& progress);
   int backend_for(int32_t op, int32_t dtype, int wanted) const;
+  bool can_run(int backend, int32_t op, int32_t dtype) const;
   std::vector<float> evaluate_batch(std::span<const int32_t> tokens, bool all_logits);
 
   LlamaHyperParams hp_;
@@ -89,6 +101,7 @@ class LlamaRuntime {
   std::vector<Layer> layers_;
   int32_t kv_dtype_ = TESSERA_DTYPE_F16;
   int64_t n_past_ = 0;
+  std::vector<KernelBinding> bindings_;
   GraphExecutor executor_;
 };
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tessera/core/compute_backend.hpp"
+#include "tessera/core/kernel_binding.hpp"
 #include "tessera/core/llama_runtime.hpp"
 #include "tessera/core/model_file.hpp"
 #include "tessera/core/pipeline.hpp"
@@ -28,12 +29,14 @@ class Session {
   // NULL when the pipeline has no sampling chain (greedy decoding).
   SamplerChain* sampler() { return sampler_.get(); }
   const std::vector<std::unique_ptr<ComputeBackend>>& backends() const { return backends_; }
+  const std::vector<std::unique_ptr<KernelInstance>>& kernels() const { return kernels_; }
 
  private:
   // Declaration order is destruction order reversed: the sampler and runtime
   // go before the backends that hold their buffers, the model file last.
   std::unique_ptr<ModelFile> model_;
   std::vector<std::unique_ptr<ComputeBackend>> backends_;
+  std::vector<std::unique_ptr<KernelInstance>> kernels_;
   std::unique_ptr<LlamaRuntime> runtime_;
   std::unique_ptr<SpmTokenizer> tokenizer_;
   std::unique_ptr<SamplerChain> sampler_;
