@@ -18,7 +18,7 @@ export TESSERA_TEST_DATA=${TESSERA_TEST_DATA:-$(cd .. && pwd)/shared}
 
 # Build and run-time dependencies, all from Debian.
 packages=(cmake ninja-build g++ pkg-config python3 python3-pip
-          libboost-dev libboost-program-options-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+          libboost-dev libboost-program-options-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsentencepiece-dev
           nlohmann-json3-dev libgtest-dev libgmock-dev
           clang libclang-rt-14-dev)
 

@@ -40,7 +40,7 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
                                      const std::function<void(const std::string&)>& on_text) {
   using clock = std::chrono::steady_clock;
   GenerationResult result;
-  result.prompt_ids = tokenizer_.encode(prompt, tokenizer_.spec().add_bos);
+  result.prompt_ids = tokenizer_.encode(prompt, tokenizer_.adds_bos());
   if (result.prompt_ids.empty()) throw Error("the prompt is empty and the model has no BOS token to start from");
   if (static_cast<int64_t>(result.prompt_ids.size()) >= runtime_.context_size())
     throw Error(fmt::format("the prompt has {} tokens; it must be shorter than context.size {}",
@@ -61,7 +61,7 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
   start = clock::now();
   for (int64_t i = 0; i < settings.max_tokens; ++i) {
     const int32_t token = pick(logits);
-    if (settings.stop_at_eos && token == tokenizer_.spec().eos_id) {
+    if (settings.stop_at_eos && token == tokenizer_.eos_id()) {
       result.stopped_at_eos = true;
       break;
     }

@@ -111,6 +111,17 @@ class PipelineBuilder {
       out_.error(path->location, fmt::format("'model.path': {}", e.what()));
       return;
     }
+    if (const tessera_config* tok = child(model, "tokenizer")) {
+      try {
+        fs::path t = expand_variables(tok->scalar);
+        if (t.is_relative()) t = base_dir_ / t;
+        p_.model.tokenizer = t.lexically_normal();
+        if (!fs::is_regular_file(p_.model.tokenizer))
+          out_.error(tok->location, fmt::format("'model.tokenizer': '{}' does not exist", p_.model.tokenizer.string()));
+      } catch (const Error& e) {
+        out_.error(tok->location, fmt::format("'model.tokenizer': {}", e.what()));
+      }
+    }
     std::error_code ec;
     if (!fs::exists(p_.model.path, ec)) {
       out_.error(path->location, fmt::format("'model.path': model '{}' does not exist (resolved relative to {})",

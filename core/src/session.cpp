@@ -4,6 +4,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/plugin_registry.hpp"
+#include "tessera/core/sentencepiece_tokenizer.hpp"
 
 namespace tessera {
 namespace {
@@ -39,10 +40,18 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
     for (const KernelOverride& op : entry.ops) options.kernels.push_back({entry.backend, op.op, op.dtype, kernels_.back().get()});
   }
   runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
-  tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
+  if (!pipeline.model.tokenizer.empty()) {
+    tokenizer_ = std::make_unique<SentencePieceTokenizer>(pipeline.model.tokenizer);
+    if (tokenizer_->vocab_size() != runtime_->hparams().vocab_size)
+      throw Error(fmt::format("{}: {} pieces, but the model's vocabulary has {} tokens", pipeline.model.tokenizer.string(),
+                              tokenizer_->vocab_size(), runtime_->hparams().vocab_size),
+                  TESSERA_ERR_FORMAT);
+  } else {
+    tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
+  }
   if (!pipeline.sampling.empty()) {
     const tessera_sampler_context context{sizeof(tessera_sampler_context), tokenizer_->vocab_size(), token_text,
-                                          &tokenizer_->spec().tokens};
+                                          &tokenizer_->token_texts()};
     sampler_ = std::make_unique<SamplerChain>(pipeline.sampling, registry, context);
   }
 }

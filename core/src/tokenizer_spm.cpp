@@ -123,12 +123,8 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view raw, bool add_bos) co
   return out;
 }
 
-std::string SpmTokenizer::piece(int32_t id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= spec_.tokens.size()) return {};
-  const std::string& token = spec_.tokens[id];
-  const int32_t type = static_cast<std::size_t>(id) < spec_.token_types.size() ? spec_.token_types[id] : 1;
-  if (type == kTypeControl) return {};
-  if (type == kTypeByte && token.size() == 6 && token.rfind("<0x", 0) == 0)
+std::string piece_text(const std::string& token, bool is_byte) {
+  if (is_byte && token.size() == 6 && token.rfind("<0x", 0) == 0)
     return std::string(1, static_cast<char>(std::stoi(token.substr(3, 2), nullptr, 16)));
   std::string out;
   for (std::size_t i = 0; i < token.size();) {
@@ -142,7 +138,14 @@ std::string SpmTokenizer::piece(int32_t id) const {
   return out;
 }
 
-std::string SpmTokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string SpmTokenizer::piece(int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= spec_.tokens.size()) return {};
+  const int32_t type = static_cast<std::size_t>(id) < spec_.token_types.size() ? spec_.token_types[id] : 1;
+  if (type == kTypeControl) return {};
+  return piece_text(spec_.tokens[id], type == kTypeByte);
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   StreamingDetokenizer stream(*this);
   std::string out;
   for (int32_t id : ids) out += stream.push(id);
@@ -154,7 +157,7 @@ std::string StreamingDetokenizer::push(int32_t id) {
   if (tokenizer_.is_control(id)) return {};
   // The encoder put a space in front of the text; take it off again.
   if (first_ && !text.empty()) {
-    if (tokenizer_.spec().add_space_prefix && text[0] == ' ') text.erase(0, 1);
+    if (tokenizer_.adds_space_prefix() && text[0] == ' ') text.erase(0, 1);
     first_ = false;
   }
   pending_ += text;

@@ -10,6 +10,8 @@
 #include "tessera/core/model_file.hpp"
 #include "tessera/core/model_params.hpp"
 #include "tessera/core/plugin_registry.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/sentencepiece_tokenizer.hpp"
 #include "tessera/core/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -102,4 +104,47 @@ TEST_F(Tokenizer, StreamingNeverSplitsAUtf8Character) {
   }
   joined += stream.flush();
   EXPECT_EQ(joined, text);
+}
+
+// tokenizer.model through the sentencepiece library: LLaMA's own model
+// reproduces llama.cpp's vectors, and tok512.model tokenizes like the GGUF
+// vocabulary of stories260K it was built from.
+TEST_F(Tokenizer, SentencePieceModelReproducesLlamaCppTestVectors) {
+  const fs::path vocab = tessera::test::data_dir() / "models/vocab/ggml-vocab-llama-spm.gguf";
+  const fs::path model = tessera::test::data_dir() / "models/tokenizer.model";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is missing (set TESSERA_TEST_DATA)";
+  const tessera::SentencePieceTokenizer sp(model);
+  EXPECT_EQ(sp.vocab_size(), 32000);
+  const auto inputs = split(read_text(vocab.string() + ".inp"), "\n__ggml_vocab_test__\n");
+  auto expected_lines = split(read_text(vocab.string() + ".out"), "\n");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<int32_t> expected;
+    std::istringstream line(expected_lines[i]);
+    for (int32_t id; line >> id;) expected.push_back(id);
+    EXPECT_EQ(sp.encode(inputs[i], false), expected) << "input #" << i << ": '" << inputs[i] << "'";
+    EXPECT_EQ(sp.decode(sp.encode(inputs[i], false)), inputs[i]) << "input #" << i;
+  }
+}
+
+TEST_F(Tokenizer, SentencePieceAndGgufVocabulariesAgree) {
+  auto gguf = load(tessera::test::data_dir() / "models/stories260K.gguf");
+  if (!gguf) GTEST_SKIP() << skip_reason;
+  const tessera::SentencePieceTokenizer sp(tessera::test::data_dir() / "models/tok512.model");
+  ASSERT_EQ(sp.vocab_size(), gguf->vocab_size());
+  const auto inputs = split(read_text(tessera::test::data_dir() / "models/vocab/ggml-vocab-llama-spm.gguf.inp"),
+                            "\n__ggml_vocab_test__\n");
+  for (const auto& text : inputs) EXPECT_EQ(sp.encode(text, true), gguf->encode(text, true)) << "'" << text << "'";
+  EXPECT_EQ(sp.encode("Once upon a time", true), (std::vector<int32_t>{1, 403, 407, 261, 378}));
+}
+
+TEST(SentencePieceFile, NotAModelIsAClearError) {
+  const fs::path bogus = fs::temp_directory_path() / "tessera-not-a-tokenizer.model";
+  std::ofstream(bogus) << "hello";
+  try {
+    tessera::SentencePieceTokenizer sp(bogus);
+    FAIL() << "loaded a bogus file";
+  } catch (const tessera::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a SentencePiece model"), std::string::npos) << e.what();
+  }
+  fs::remove(bogus);
 }

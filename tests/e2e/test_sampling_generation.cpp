@@ -79,3 +79,13 @@ TEST_F(SamplingGeneration, GreedyEqualsTopK1) {
   // And both equal the chain-less (argmax) decoding.
   EXPECT_EQ(generate(write("none.yaml", ""), 48), greedy);
 }
+
+// model.tokenizer: the stories vocabulary as a tokenizer.model gives the same
+// text as the vocabulary inside the GGUF file.
+TEST_F(SamplingGeneration, TokenizerModelFileGivesTheSameText) {
+  const auto gguf_vocab = generate(write("vocab.yaml", ""), 32);
+  std::ofstream(dir / "spm.yaml") << "model: { path: \"" << (tessera::test::data_dir() / "models/stories260K.gguf").string()
+                                  << "\", tokenizer: \"" << (tessera::test::data_dir() / "models/tok512.model").string()
+                                  << "\" }\ncompute: [ { backend: cpu, threads: 2 } ]\ncontext: { size: 256 }\n";
+  EXPECT_EQ(generate(dir / "spm.yaml", 32), gguf_vocab);
+}

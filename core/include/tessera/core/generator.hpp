@@ -10,7 +10,7 @@
 namespace tessera {
 
 class LlamaRuntime;
-class SpmTokenizer;
+class Tokenizer;
 class SamplerChain;
 
 struct GenerationSettings {
@@ -33,7 +33,7 @@ struct GenerationResult {
 class Generator {
  public:
   // `sampler` may be NULL: greedy (argmax) decoding.
-  Generator(LlamaRuntime& runtime, const SpmTokenizer& tokenizer, SamplerChain* sampler)
+  Generator(LlamaRuntime& runtime, const Tokenizer& tokenizer, SamplerChain* sampler)
       : runtime_(runtime), tokenizer_(tokenizer), sampler_(sampler) {}
 
   // `on_text` receives text as soon as whole UTF-8 characters are available.
@@ -46,7 +46,7 @@ class Generator {
   void shift_context(std::vector<int32_t>& history);
 
   LlamaRuntime& runtime_;
-  const SpmTokenizer& tokenizer_;
+  const Tokenizer& tokenizer_;
   SamplerChain* sampler_;
 };
 

@@ -10,6 +10,7 @@
 namespace tessera {
 
 class ComputeBackend;
+class PluginRegistry;
 
 struct BandwidthMeasurement {
   double gbs = 0;              // 1e9 bytes per second; 0 when it could not be measured
@@ -29,7 +30,9 @@ double measure_device_copy_bandwidth(ComputeBackend& backend, std::size_t bytes)
 
 // The bandwidth of `backend`'s device: from the cache unless `refresh`, else
 // measured (host read test for a CPU device, copy test otherwise) and stored.
-BandwidthMeasurement device_bandwidth(ComputeBackend& backend, bool refresh = false);
+// A device test runs on a backend of its own from `registry`, so its buffers
+// never count in `backend`'s memory.
+BandwidthMeasurement device_bandwidth(const ComputeBackend& backend, PluginRegistry& registry, bool refresh = false);
 
 // Where measurements are cached.
 std::filesystem::path bandwidth_cache_file();

@@ -22,6 +22,7 @@ class PluginRegistry;
 struct ModelSettings {
   std::filesystem::path path;  // resolved: variables expanded, relative to the pipeline file
   std::string format;          // empty: detect
+  std::filesystem::path tokenizer;  // a tokenizer.model overriding the model's vocabulary; empty: none
   const tessera_config* config = nullptr;
 };
 

@@ -25,7 +25,7 @@ class Session {
 
   const ModelFile& model() const { return *model_; }
   LlamaRuntime& runtime() { return *runtime_; }
-  const SpmTokenizer& tokenizer() const { return *tokenizer_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
   // NULL when the pipeline has no sampling chain (greedy decoding).
   SamplerChain* sampler() { return sampler_.get(); }
   const std::vector<std::unique_ptr<ComputeBackend>>& backends() const { return backends_; }
@@ -38,7 +38,7 @@ class Session {
   std::vector<std::unique_ptr<ComputeBackend>> backends_;
   std::vector<std::unique_ptr<KernelInstance>> kernels_;
   std::unique_ptr<LlamaRuntime> runtime_;
-  std::unique_ptr<SpmTokenizer> tokenizer_;
+  std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<SamplerChain> sampler_;
 };
 

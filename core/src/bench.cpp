@@ -1,0 +1,101 @@
+#include "tessera/core/bench.hpp"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/session.hpp"
+
+namespace tessera {
+
+std::string BenchTest::name() const { return fmt::format("{}{}", kind == BenchKind::prompt ? "pp" : "tg", tokens); }
+
+uint64_t peak_rss_bytes() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+ModelSummary summarize_model(const Session& session) {
+  ModelSummary s;
+  std::map<int32_t, uint64_t> bytes_by_type;
+  for (const TensorInfo& t : session.model().tensors()) {
+    s.bytes += t.n_bytes;
+    s.parameters += t.element_count();
+    // Norm vectors stay F32 in every quantized file; the matrices say what it is.
+    if (t.dims.size() >= 2) bytes_by_type[t.dtype] += t.n_bytes;
+  }
+  int32_t main_type = -1;
+  uint64_t most = 0;
+  for (const auto& [type, bytes] : bytes_by_type)
+    if (bytes > most) most = bytes, main_type = type;
+  const char* name = main_type >= 0 ? tessera_dtype_info(main_type).name : nullptr;
+  s.type = name != nullptr ? name : "unknown";
+  return s;
+}
+
+BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchOptions& options,
+                           const std::function<void(int, int)>& progress) {
+  LlamaRuntime& runtime = session.runtime();
+  if (test.tokens < 1) throw Error(fmt::format("{}: a test needs at least one token", test.name()));
+  const int64_t needed = test.kind == BenchKind::prompt ? test.tokens : test.tokens + 1;
+  if (needed > runtime.context_size())
+    throw Error(fmt::format("{} needs {} positions but the pipeline's context.size is {}; raise it (--ctx-size)",
+                            test.name(), needed, runtime.context_size()));
+  if (options.repetitions < 1) throw Error("repetitions must be at least 1");
+
+  const auto vocab = static_cast<int32_t>(runtime.hparams().vocab_size);
+  // The same tokens in every run and every invocation: content does not
+  // change the work, but a fixed input keeps runs comparable.
+  std::mt19937 rng(options.seed);
+  std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
+  std::vector<int32_t> tokens(static_cast<std::size_t>(test.tokens));
+  for (int32_t& t : tokens) t = pick(rng);
+  const int32_t bos = session.tokenizer().bos_id() >= 0 ? session.tokenizer().bos_id() : tokens[0];
+
+  BenchResult result;
+  result.test = test;
+  const int total = options.repetitions + 1;
+  for (int run = 0; run < total; ++run) {
+    runtime.reset();
+    double seconds = 0;
+    if (test.kind == BenchKind::prompt) {
+      const auto start = std::chrono::steady_clock::now();
+      runtime.evaluate(tokens);  // returns after the logits are read back: the work is done
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+      const int32_t prompt[] = {bos};
+      runtime.evaluate(prompt);
+      const auto start = std::chrono::steady_clock::now();
+      for (const int32_t t : tokens) runtime.evaluate(std::span<const int32_t>(&t, 1));
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    if (run > 0) {  // run 0 warms caches, pages and lazily built kernels
+      result.seconds.push_back(seconds);
+      result.tokens_per_second.push_back(seconds > 0 ? static_cast<double>(test.tokens) / seconds : 0.0);
+    }
+    if (progress) progress(run + 1, total);
+  }
+  runtime.reset();
+
+  const auto& tps = result.tokens_per_second;
+  const auto n = static_cast<double>(tps.size());
+  result.mean_tokens_per_second = std::accumulate(tps.begin(), tps.end(), 0.0) / n;
+  if (tps.size() > 1) {
+    double sq = 0;
+    for (double v : tps) sq += (v - result.mean_tokens_per_second) * (v - result.mean_tokens_per_second);
+    result.stddev_tokens_per_second = std::sqrt(sq / (n - 1));
+  }
+  for (const auto& backend : session.backends()) result.device_bytes += backend->allocated_bytes();
+  result.peak_rss_bytes = peak_rss_bytes();
+  return result;
+}
+
+}  // namespace tessera

@@ -1,0 +1,195 @@
+#include "tessera/core/memory_bandwidth.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "tessera/core/compute_backend.hpp"
+#include "tessera/core/log.hpp"
+#include "tessera/core/plugin_registry.hpp"
+
+namespace tessera {
+namespace {
+
+constexpr std::size_t kHostBytes = std::size_t{512} << 20;    // far beyond any L3
+constexpr std::size_t kDeviceBytes = std::size_t{256} << 20;  // per buffer; beyond GPU L2
+constexpr int kPasses = 5;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Runs fn(thread, begin, end) on `threads` threads over [0, n).
+template <typename Fn>
+void parallel_slices(int threads, std::size_t n, Fn fn) {
+  std::vector<std::thread> pool;
+  const auto t = static_cast<std::size_t>(threads);
+  for (std::size_t i = 0; i < t; ++i) pool.emplace_back([&, i] { fn(n * i / t, n * (i + 1) / t); });
+  for (auto& th : pool) th.join();
+}
+
+// Reads a slice with independent accumulators so the loads, not an add
+// chain, set the pace; the result is kept so the loop is not optimised away.
+uint64_t sum_slice(const uint64_t* data, std::size_t begin, std::size_t end) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  std::size_t i = begin;
+  for (; i + 4 <= end; i += 4) {
+    a += data[i];
+    b += data[i + 1];
+    c += data[i + 2];
+    d += data[i + 3];
+  }
+  for (; i < end; ++i) a += data[i];
+  return a ^ b ^ c ^ d;
+}
+
+std::string cache_key(const ComputeBackend& backend, const tessera_device_info& info) {
+  return fmt::format("{}/{}", backend.name(), info.name);
+}
+
+YAML::Node read_cache() {
+  try {
+    if (std::filesystem::exists(bandwidth_cache_file())) return YAML::LoadFile(bandwidth_cache_file().string());
+  } catch (const std::exception& e) {
+    logger()->warn("ignoring the bandwidth cache {}: {}", bandwidth_cache_file().string(), e.what());
+  }
+  return YAML::Node(YAML::NodeType::Map);
+}
+
+void write_cache(const YAML::Node& cache) {
+  // A cache that cannot be written only costs a new measurement next time.
+  std::error_code ec;
+  std::filesystem::create_directories(bandwidth_cache_file().parent_path(), ec);
+  const auto tmp = bandwidth_cache_file().string() + fmt::format(".{}", ::getpid());
+  {
+    std::ofstream out(tmp);
+    if (!out) return;
+    out << "# memory bandwidth per device, measured by tessera bench\n" << YAML::Dump(cache) << "\n";
+  }
+  std::filesystem::rename(tmp, bandwidth_cache_file(), ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+}
+
+}  // namespace
+
+std::filesystem::path bandwidth_cache_file() {
+  std::filesystem::path dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0')
+    dir = xdg;
+  else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+    dir = std::filesystem::path(home) / ".cache";
+  else
+    dir = std::filesystem::temp_directory_path();
+  return dir / "tessera" / "bandwidth.yaml";
+}
+
+double measure_host_read_bandwidth(int threads, std::size_t bytes) {
+  threads = std::max(threads, 1);
+  const std::size_t n = std::max<std::size_t>(bytes / sizeof(uint64_t), 1);
+  std::unique_ptr<uint64_t[]> data(new uint64_t[n]);
+  // First touch from the same threads places pages near the cores that read
+  // them (NUMA) and keeps page faults out of the timed passes.
+  parallel_slices(threads, n, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) data[i] = i;
+  });
+  double best = 0;
+  std::vector<uint64_t> sink(static_cast<std::size_t>(threads));
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    const auto t = static_cast<std::size_t>(threads);
+    for (std::size_t i = 0; i < t; ++i)
+      pool.emplace_back([&, i] { sink[i] = sum_slice(data.get(), n * i / t, n * (i + 1) / t); });
+    for (auto& th : pool) th.join();
+    const double seconds = seconds_since(start);
+    if (seconds > 0) best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / seconds / 1e9);
+  }
+  uint64_t all = 0;
+  for (uint64_t s : sink) all ^= s;
+  logger()->debug("host read test: {} threads, {} MiB, checksum {:x}", threads, bytes >> 20, all);
+  return best;
+}
+
+double measure_device_copy_bandwidth(ComputeBackend& backend, std::size_t bytes) {
+  if (!backend.supports(TESSERA_OP_COPY, TESSERA_DTYPE_F32)) return 0;
+  const int64_t cols = 1 << 16;
+  const auto rows = static_cast<int64_t>(std::max<std::size_t>(bytes / (sizeof(float) * cols), 1));
+  const uint64_t size = tensor_bytes(TESSERA_DTYPE_F32, {cols, rows});
+  tessera_buffer* src_buf = backend.allocate(size, "bandwidth test source");
+  tessera_buffer* dst_buf = backend.allocate(size, "bandwidth test destination");
+  tessera_tensor src = make_tensor(TESSERA_DTYPE_F32, {cols, rows}, src_buf, 0, "bandwidth_src");
+  tessera_tensor dst = make_tensor(TESSERA_DTYPE_F32, {cols, rows}, dst_buf, 0, "bandwidth_dst");
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_COPY;
+  node.dst = &dst;
+  node.src[0] = &src;
+  const std::vector<tessera_node*> graph{&node};
+  backend.execute(graph);  // warm-up: first-use costs (page mapping, kernel load)
+  backend.synchronize();
+  double best = 0;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 4; ++i) backend.execute(graph);
+    backend.synchronize();
+    const double seconds = seconds_since(start);
+    // Each copy reads and writes the buffer once.
+    if (seconds > 0) best = std::max(best, 4.0 * 2.0 * static_cast<double>(size) / seconds / 1e9);
+  }
+  backend.free(src_buf);
+  backend.free(dst_buf);
+  return best;
+}
+
+BandwidthMeasurement device_bandwidth(const ComputeBackend& backend, PluginRegistry& registry, bool refresh) {
+  const tessera_device_info info = backend.info();
+  BandwidthMeasurement m;
+  m.device = cache_key(backend, info);
+  YAML::Node cache = read_cache();
+  if (!refresh && cache.IsMap() && cache[m.device] && cache[m.device]["gbs"]) {
+    try {
+      m.gbs = cache[m.device]["gbs"].as<double>();
+      m.method = cache[m.device]["method"] ? cache[m.device]["method"].as<std::string>() : "cached";
+      m.cached = true;
+      if (m.gbs > 0) return m;
+    } catch (const YAML::Exception&) {
+      // a damaged entry is measured again below
+    }
+  }
+  m.cached = false;
+  if (info.type == TESSERA_DEVICE_CPU) {
+    const int threads = std::max(info.parallelism, 1);
+    m.gbs = measure_host_read_bandwidth(threads, kHostBytes);
+    m.method = fmt::format("host streaming read, {} threads, {} MiB", threads, kHostBytes >> 20);
+  } else {
+    if (Plugin* plugin = registry.find_mutable(backend.name()); plugin != nullptr) {
+      ComputeBackend probe(*plugin, backend.device(), nullptr);
+      m.gbs = measure_device_copy_bandwidth(probe, kDeviceBytes);
+    }
+    m.method = fmt::format("device copy (read + write), 2 x {} MiB", kDeviceBytes >> 20);
+    if (m.gbs <= 0 && info.memory_bandwidth_gbs > 0) {
+      // No copy op to time: the nominal figure is better than none.
+      m.gbs = info.memory_bandwidth_gbs;
+      m.method = "nominal (reported by the plugin)";
+    }
+  }
+  if (m.gbs > 0) {
+    if (!cache.IsMap()) cache = YAML::Node(YAML::NodeType::Map);
+    cache[m.device]["gbs"] = m.gbs;
+    cache[m.device]["method"] = m.method;
+    write_cache(cache);
+  }
+  return m;
+}
+
+}  // namespace tessera
