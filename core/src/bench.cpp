@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <random>
@@ -18,9 +19,18 @@ namespace tessera {
 std::string BenchTest::name() const { return fmt::format("{}{}", kind == BenchKind::prompt ? "pp" : "tg", tokens); }
 
 uint64_t peak_rss_bytes() {
+  // VmHWM follows reset_peak_rss(); ru_maxrss never goes down.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  if (clear) clear << "5";
 }
 
 ModelSummary summarize_model(const Session& session) {

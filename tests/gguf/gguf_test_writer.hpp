@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessera::test::gguf {
@@ -28,9 +29,9 @@ enum GgmlType : uint32_t { kTF32 = 0, kTF16 = 1, kTQ4_0 = 2, kTQ8_0 = 8, kTQ4_K 
 
 template <class T>
 void put(Bytes& out, T value) {
-  uint8_t raw[sizeof(T)];
-  std::memcpy(raw, &value, sizeof(T));
-  out.insert(out.end(), raw, raw + sizeof(T));
+  const size_t at = out.size();
+  out.resize(at + sizeof(T));
+  std::memcpy(out.data() + at, &value, sizeof(T));
 }
 inline void put_string(Bytes& out, const std::string& s) {
   put<uint64_t>(out, s.size());
@@ -74,6 +75,7 @@ inline Bytes array_of_arrays(const std::vector<Bytes>& inner) {
 }
 
 struct TensorSpec {
+  TensorSpec(std::string n, std::vector<uint64_t> d, uint32_t t) : name(std::move(n)), dims(std::move(d)), type(t) {}
   std::string name;
   std::vector<uint64_t> dims;
   uint32_t type = kTF32;

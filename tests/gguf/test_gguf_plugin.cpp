@@ -189,6 +189,13 @@ TEST_F(GgufPlugin, NullArgumentsAreRefusedNotCrashed) {
   EXPECT_EQ(f().tensor_read(file_, 0, 0, nullptr, 4, &err_), TESSERA_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(f().metadata_find(file_, "test.u8", &v, nullptr), TESSERA_OK);  // err may be NULL
   f().close(nullptr);
+  // A host that skipped initialize passes a NULL plugin state.
+  tessera_model_file* other = nullptr;
+  ASSERT_EQ(f().open(nullptr, path_.c_str(), nullptr, &other, &err_), TESSERA_OK) << err_.message;
+  EXPECT_EQ(f().tensor_count(other), 3u);
+  f().close(other);
+  EXPECT_EQ(f().open(nullptr, nullptr, nullptr, &other, &err_), TESSERA_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(other, nullptr);
 }
 
 TEST_F(GgufPlugin, OpenErrorsComeBackAsStatusAndMessage) {

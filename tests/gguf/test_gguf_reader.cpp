@@ -13,6 +13,7 @@ using namespace tessera::test::gguf;
 using tessera::gguf::GgufContents;
 using tessera::gguf::parse_gguf;
 
+// The result points into `b`: keep the bytes alive while using it.
 GgufContents parse(const Bytes& b) { return parse_gguf(b.data(), b.size(), "small.gguf"); }
 
 const tessera_value& find(const GgufContents& c, const char* key) {
@@ -150,7 +151,8 @@ TEST(GgufReader, VersionTwoIsAccepted) {
 TEST(GgufReader, DefaultAndCustomAlignment) {
   Writer plain;
   plain.tensor({"a", {3}, kTF32}).tensor({"b", {5}, kTF32});
-  const GgufContents c = parse(plain.build());
+  const Bytes plain_file = plain.build();  // the contents point into it
+  const GgufContents c = parse(plain_file);
   EXPECT_EQ(c.alignment, 32u);
   EXPECT_EQ(c.tensors[1].offset, 32u);
 
@@ -178,7 +180,8 @@ TEST(GgufReader, TensorlessFileMayOmitTrailingPadding) {
 TEST(GgufReader, ZeroSizedTensorsNeedNoData) {
   Writer w;
   w.tensor({"empty", {0, 4}, kTF32}).tensor({"a", {8}, kTF32});
-  const GgufContents c = parse(w.build());
+  const Bytes file = w.build();  // the contents point into it
+  const GgufContents c = parse(file);
   EXPECT_EQ(c.tensors[0].n_bytes, 0u);
   EXPECT_EQ(c.tensors[1].n_bytes, 32u);
 }
@@ -188,7 +191,8 @@ TEST(GgufReader, DeepestAllowedNesting) {
   for (int level = 1; level < tessera::gguf::kMaxArrayDepth; ++level) value = array_of_arrays({value});
   Writer w;
   w.kv("deep", kArray, value);
-  const GgufContents c = parse(w.build());
+  const Bytes file = w.build();  // the contents point into it
+  const GgufContents c = parse(file);
   tessera_value v = *c.metadata.find("deep");
   for (int level = 1; level < tessera::gguf::kMaxArrayDepth; ++level) v = c.metadata.element(v, 0);
   EXPECT_EQ(c.metadata.element(v, 0).as.i, 7);

@@ -39,7 +39,7 @@ TEST(GgufTruncation, EverySingleByteCorruptionIsHandled) {
   const Bytes file = small_model().build();
   size_t refused = 0;
   for (size_t pos = 0; pos < file.size(); ++pos) {
-    for (uint8_t mask : {0x01, 0x80, 0xFF}) {
+    for (int mask : {0x01, 0x80, 0xFF}) {
       Bytes bad = file;
       bad[pos] = static_cast<uint8_t>(bad[pos] ^ mask);
       std::string message;

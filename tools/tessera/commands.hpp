@@ -13,5 +13,7 @@ int command_inspect(const std::vector<std::string>& args);
 int command_quantize(const std::vector<std::string>& args);
 int command_synth(const std::vector<std::string>& args);
 int command_run(const std::vector<std::string>& args);
+int command_bench(const std::vector<std::string>& args);
+int command_perplexity(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

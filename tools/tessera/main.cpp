@@ -17,6 +17,9 @@ void print_usage(std::ostream& out) {
          "\n"
          "commands:\n"
          "  run PIPELINE -p TEXT generate text with a pipeline (-n tokens, --greedy, --json, ...)\n"
+         "  bench PIPELINE       prompt and generation speed (-p 512 -n 128 -r 5, --json, --csv)\n"
+         "  perplexity PIPELINE -f TEXT\n"
+         "                       perplexity over a text, llama.cpp's method (--ctx N, --chunks K, --json)\n"
          "  plugins              list the plugins found (name, kind, version, ABI, path, capabilities)\n"
          "  validate FILE...     check pipeline files against the schema and the installed plugins\n"
          "  inspect MODEL        architecture, parameters, tensors, bytes per type, memory at a context size\n"
@@ -71,6 +74,8 @@ int main(int argc, char** argv) {
     if (command == "quantize") return tessera::cli::command_quantize(rest);
     if (command == "synth") return tessera::cli::command_synth(rest);
     if (command == "run") return tessera::cli::command_run(rest);
+    if (command == "bench") return tessera::cli::command_bench(rest);
+    if (command == "perplexity") return tessera::cli::command_perplexity(rest);
     std::cerr << "tessera: unknown command '" << command << "'\n\n";
     print_usage(std::cerr);
     return 2;

@@ -14,9 +14,10 @@ void context_parallel_for(const tessera_cpu_context* ctx, int64_t n_tasks, tesse
 
 }  // namespace
 
-std::unique_ptr<tessera_backend> make_backend(int32_t device, int threads) {
+std::unique_ptr<tessera_backend> make_backend(int32_t device, int threads, const Kernels& kernels) {
   auto backend = std::make_unique<tessera_backend>();
   backend->device = device;
+  backend->kernels = kernels;
   backend->pool = std::make_unique<ThreadPool>(threads);
   backend->context.struct_size = sizeof(tessera_cpu_context);
   backend->context.n_threads = backend->pool->size();

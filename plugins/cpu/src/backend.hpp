@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "tessera/compute.h"
+#include "simd/kernels.hpp"
 #include "tessera/cpu/context.h"
 #include "thread_pool.hpp"
 
@@ -24,6 +25,7 @@ struct tessera_backend {
   uint64_t magic = tessera::cpu::kBackendMagic;
   int32_t device = 0;
   std::unique_ptr<tessera::cpu::ThreadPool> pool;
+  tessera::cpu::Kernels kernels;  // the `kernels` parameter, resolved
   tessera_cpu_context context{};  // what native_context hands out
 };
 
@@ -36,8 +38,8 @@ struct tessera_buffer {
 
 namespace tessera::cpu {
 
-// Creates a backend with `threads` workers (>= 1).
-std::unique_ptr<tessera_backend> make_backend(int32_t device, int threads);
+// Creates a backend with `threads` workers (>= 1) running `kernels`.
+std::unique_ptr<tessera_backend> make_backend(int32_t device, int threads, const Kernels& kernels = {});
 
 // Throws sdk::Error(INVALID_ARGUMENT) naming `what` for a NULL or foreign handle.
 tessera_backend& checked(tessera_backend* backend, const char* what);

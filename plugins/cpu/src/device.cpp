@@ -67,33 +67,52 @@ std::string cpuid_brand() {
 }
 #endif
 
-}  // namespace
-
-uint32_t detect_capabilities() {
-  uint32_t caps = TESSERA_CAP_UNIFIED_MEMORY;  // buffers are plain host memory
+CpuFeatures probe_features() {
+  CpuFeatures f;
 #if TESSERA_CPU_X86
   unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return caps;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = (c & (1u << 27)) != 0;
   const uint64_t xcr = osxsave ? xcr0() : 0;
   const bool os_avx = (xcr & 0x6u) == 0x6u;       // XMM and YMM state
   const bool os_avx512 = (xcr & 0xE6u) == 0xE6u;  // plus opmask, ZMM_Hi256, Hi16_ZMM
-  const bool avx = os_avx && (c & (1u << 28)) != 0;
-  if (avx && (c & (1u << 12))) caps |= TESSERA_CAP_FMA;
-  if (avx && (c & (1u << 29))) caps |= TESSERA_CAP_F16C;
+  f.avx = os_avx && (c & (1u << 28)) != 0;
+  f.fma = f.avx && (c & (1u << 12)) != 0;
+  f.f16c = f.avx && (c & (1u << 29)) != 0;
   if (__get_cpuid_max(0, nullptr) >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
-    if (avx && (b & (1u << 5))) caps |= TESSERA_CAP_AVX2;
-    const bool avx512f = os_avx512 && (b & (1u << 16)) != 0;
-    if (avx512f) caps |= TESSERA_CAP_AVX512F;
-    if (avx512f && (c & (1u << 11))) caps |= TESSERA_CAP_AVX512_VNNI;
+    f.avx2 = f.avx && (b & (1u << 5)) != 0;
+    f.avx512f = os_avx512 && (b & (1u << 16)) != 0;
+    f.avx512dq = f.avx512f && (b & (1u << 17)) != 0;
+    f.avx512bw = f.avx512f && (b & (1u << 30)) != 0;
+    f.avx512vl = f.avx512f && (b & (1u << 31)) != 0;
+    f.avx512vnni = f.avx512f && (c & (1u << 11)) != 0;
     const unsigned max_subleaf = a;
-    if (avx512f && max_subleaf >= 1) {
+    if (f.avx512f && max_subleaf >= 1) {
       __cpuid_count(7, 1, a, b, c, d);
-      if (a & (1u << 5)) caps |= TESSERA_CAP_AVX512_BF16;
+      f.avx512bf16 = (a & (1u << 5)) != 0;
     }
   }
 #endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = probe_features();
+  return features;
+}
+
+uint32_t detect_capabilities() {
+  uint32_t caps = TESSERA_CAP_UNIFIED_MEMORY;  // buffers are plain host memory
+  const CpuFeatures& f = cpu_features();
+  if (f.fma) caps |= TESSERA_CAP_FMA;
+  if (f.f16c) caps |= TESSERA_CAP_F16C;
+  if (f.avx2) caps |= TESSERA_CAP_AVX2;
+  if (f.avx512f) caps |= TESSERA_CAP_AVX512F;
+  if (f.avx512vnni) caps |= TESSERA_CAP_AVX512_VNNI;
+  if (f.avx512bf16) caps |= TESSERA_CAP_AVX512_BF16;
   return caps;
 }
 

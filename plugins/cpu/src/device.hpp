@@ -10,6 +10,17 @@
 
 namespace tessera::cpu {
 
+// x86 features the kernels choose between, each already checked against
+// XCR0 (the OS saves the register state). All false on other machines.
+struct CpuFeatures {
+  bool avx = false, avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false;
+  bool avx512vnni = false, avx512bf16 = false;
+};
+
+// Detected once per process (cpuid does not change while we run).
+const CpuFeatures& cpu_features();
+
 // TESSERA_CAP_* bits of the running CPU (UNIFIED_MEMORY always set).
 uint32_t detect_capabilities();
 

@@ -58,10 +58,10 @@ void execute_graph(tessera_backend& backend, const tessera_graph* graph) {
   // Validate everything first: a bad node late in the graph must not leave
   // the earlier nodes' outputs half written.
   for (uint64_t i = 0; i < graph->n_nodes; ++i)
-    if (const OpEntry* e = entry_for(graph->nodes[i], i)) e->fn(Node(*graph->nodes[i], i), e->src0_dtypes, nullptr);
+    if (const OpEntry* e = entry_for(graph->nodes[i], i)) e->fn(Node(*graph->nodes[i], i), e->src0_dtypes, nullptr, backend.kernels);
   for (uint64_t i = 0; i < graph->n_nodes; ++i)
     if (const OpEntry* e = entry_for(graph->nodes[i], i))
-      e->fn(Node(*graph->nodes[i], i), e->src0_dtypes, backend.pool.get());
+      e->fn(Node(*graph->nodes[i], i), e->src0_dtypes, backend.pool.get(), backend.kernels);
 }
 
 }  // namespace tessera::cpu

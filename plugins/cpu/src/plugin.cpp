@@ -12,6 +12,7 @@
 #include "device.hpp"
 #include "graph.hpp"
 #include "ops/ops.hpp"
+#include "simd/kernels.hpp"
 #include "tessera/tessera.h"
 
 namespace tessera::cpu {
@@ -78,9 +79,15 @@ tessera_status backend_create(void* plugin_state, int32_t device, const tessera_
       throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, where + "cpu: 'threads' is " + std::to_string(threads) +
                                                          ", expected 1 <= threads <= " + std::to_string(kMaxThreads));
     }
-    auto backend = make_backend(device, static_cast<int>(threads));
+    std::string where;
+    if (host != nullptr && host->config_location != nullptr && host->config_get != nullptr)
+      if (const char* loc = host->config_location(host->config_get(config, "kernels")); loc != nullptr)
+        where = std::string(loc) + ": ";
+    const Kernels kernels = select_kernels(cfg.get_string("kernels").value_or("auto"), where);
+    auto backend = make_backend(device, static_cast<int>(threads), kernels);
     if (state != nullptr)
-      state->log.debug("backend on '" + cpu_model_name() + "' with " + std::to_string(threads) + " threads");
+      state->log.debug("backend on '" + cpu_model_name() + "' with " + std::to_string(threads) +
+                       " threads, mul_mat kernels: " + kernels.describe());
     *out = backend.release();
   });
 }
@@ -132,7 +139,11 @@ void* native_context(tessera_backend* backend) {
 const tessera_param_spec kThreads =
     sdk::int_param("threads", 1, kMaxThreads, nullptr,
                    "worker threads, the driving thread included (default: every CPU this process may run on)");
-const tessera_param_spec* const kParams[] = {&kThreads};
+const tessera_param_spec kKernelsParam =
+    sdk::typed_param("kernels", TESSERA_PARAM_STRING, "auto",
+                     "mul_mat kernels: auto (AVX-512 where the CPU has it, else scalar), avx512, or scalar "
+                     "(the reference path, for A/B comparison)");
+const tessera_param_spec* const kParams[] = {&kThreads, &kKernelsParam};
 
 const tessera_compute_interface kCompute = {
     sizeof(tessera_compute_interface),
@@ -158,7 +169,7 @@ const tessera_plugin_descriptor kDescriptor = {
     TESSERA_KIND_COMPUTE,
     "cpu",
     TESSERA_VERSION_STRING,
-    "host CPU: scalar reference ops on a thread pool",
+    "host CPU: AVX-512 mul_mat kernels chosen at run time, scalar reference ops, a thread pool",
     sizeof kParams / sizeof kParams[0],
     kParams,
     initialize,

@@ -52,5 +52,8 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
 
 // Peak resident set size of this process, in bytes.
 uint64_t peak_rss_bytes();
+// Starts the peak over from the current RSS where the kernel allows it
+// (Linux /proc/self/clear_refs), e.g. after the bandwidth test's buffer.
+void reset_peak_rss();
 
 }  // namespace tessera

@@ -12,7 +12,7 @@
 
 namespace tessera::cpu {
 
-void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPool* pool) {
+void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPool* pool, const Kernels&) {
   const Tensor q = node.src(0, {TESSERA_DTYPE_F32});
   const Tensor k = node.src(1, kv_dtypes);
   const Tensor v = node.src(2, kv_dtypes);

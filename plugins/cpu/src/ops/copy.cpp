@@ -8,7 +8,7 @@
 
 namespace tessera::cpu {
 
-void op_copy(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+void op_copy(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
   const Tensor src = node.src(0, src0_dtypes);
   const Tensor dst = node.dst({TESSERA_DTYPE_F32, TESSERA_DTYPE_F16});
   if (dst.elements() != src.elements())

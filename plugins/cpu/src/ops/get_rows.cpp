@@ -8,7 +8,7 @@
 
 namespace tessera::cpu {
 
-void op_get_rows(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+void op_get_rows(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
   const Tensor table = node.src(0, src0_dtypes);
   const Tensor ids = node.src(1, {TESSERA_DTYPE_I32});
   const Tensor dst = node.dst({TESSERA_DTYPE_F32});

@@ -3,6 +3,8 @@
 // [K x N x C2 x C3] with C2 % B2 == 0 and C3 % B3 == 0 (a weight batch is
 // shared by C2 / B2 consecutive activation batches, as grouped-query
 // attention needs); dst: F32 [M x N x C2 x C3].
+// The scalar loop here is the reference; with `kernels` resolved to a fast
+// path the same validated job runs there instead (simd/).
 #include <vector>
 
 #include "../convert.hpp"
@@ -10,7 +12,7 @@
 
 namespace tessera::cpu {
 
-void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels& kernels) {
   const Tensor w = node.src(0, src0_dtypes);
   const Tensor x = node.src(1, {TESSERA_DTYPE_F32});
   const Tensor dst = node.dst({TESSERA_DTYPE_F32});
@@ -30,6 +32,32 @@ void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPo
 
   const int64_t k = w.ne[0], m_count = w.ne[1], n_count = x.ne[1];
   const int64_t r2 = w.ne[2] > 0 ? x.ne[2] / w.ne[2] : 1, r3 = w.ne[3] > 0 ? x.ne[3] / w.ne[3] : 1;
+  if (const MatMulFn fast = mul_mat_kernel(kernels, w.dtype)) {
+    MatMulJob job;
+    job.dtype = w.dtype;
+    job.k = k;
+    job.m = m_count;
+    job.n = n_count;
+    job.c2 = x.ne[2];
+    job.c3 = x.ne[3];
+    job.r2 = r2;
+    job.r3 = r3;
+    job.w = w.data;
+    job.w_nb1 = w.nb[1];
+    job.w_nb2 = w.nb[2];
+    job.w_nb3 = w.nb[3];
+    job.x = x.data;
+    job.x_nb1 = x.nb[1];
+    job.x_nb2 = x.nb[2];
+    job.x_nb3 = x.nb[3];
+    job.dst = dst.data;
+    job.d_nb0 = dst.nb[0];
+    job.d_nb1 = dst.nb[1];
+    job.d_nb2 = dst.nb[2];
+    job.d_nb3 = dst.nb[3];
+    fast(job, *pool);
+    return;
+  }
   // One task per (output feature m, activation batch): each weight row is
   // converted once and reused for all N activation rows, and every dst
   // element is summed by one thread in one order (deterministic results).

@@ -8,26 +8,29 @@
 #include <span>
 
 #include "../node.hpp"
+#include "../simd/kernels.hpp"
 #include "../thread_pool.hpp"
 
 namespace tessera::cpu {
 
 // `src0_dtypes`: the first-source dtypes the registry declares for the op,
 // so supports_op and the validation can never disagree.
-using OpFn = void (*)(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool);
+// `kernels`: the backend's choice of fast kernels (only mul_mat has any).
+using OpFn = void (*)(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool,
+                      const Kernels& kernels);
 
-void op_get_rows(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_rms_norm(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_mul(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_add(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_mul_mat(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_rope(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_softmax(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_silu(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_swiglu(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_copy(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_scale(const Node&, std::span<const int32_t>, ThreadPool*);
-void op_attention(const Node&, std::span<const int32_t>, ThreadPool*);
+void op_get_rows(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_rms_norm(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_mul(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_add(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_mul_mat(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_rope(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_softmax(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_silu(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_swiglu(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_copy(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_scale(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
+void op_attention(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
 
 struct OpEntry {
   int32_t op;

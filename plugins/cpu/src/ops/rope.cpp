@@ -12,7 +12,7 @@
 
 namespace tessera::cpu {
 
-void op_rope(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+void op_rope(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
   const Tensor x = node.src(0, src0_dtypes);
   const Tensor pos = node.src(1, {TESSERA_DTYPE_I32});
   const Tensor dst = node.dst({TESSERA_DTYPE_F32});

@@ -10,7 +10,7 @@
 
 namespace tessera::cpu {
 
-void op_softmax(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool) {
+void op_softmax(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
   const Tensor x = node.src(0, src0_dtypes);
   const Tensor dst = node.dst({TESSERA_DTYPE_F32});
   node.expect_same_shape(dst, x);

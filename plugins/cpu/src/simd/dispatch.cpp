@@ -1,0 +1,67 @@
+// Run-time choice between the scalar reference and the AVX-512 kernels.
+// Portable code: compiled without any ISA flags.
+#include <string>
+
+#include "../device.hpp"
+#include "avx512_kernels.hpp"
+#include "kernels.hpp"
+#include "tessera/cpp/plugin.hpp"
+#include "tessera/types.h"
+
+namespace tessera::cpu {
+
+std::string Kernels::describe() const {
+  if (path == KernelPath::scalar) return "scalar";
+  return bf16_dot ? "avx512 (bf16 dot)" : "avx512";
+}
+
+std::string avx512_missing() {
+#if !defined(TESSERA_CPU_HAVE_AVX512_KERNELS)
+  return "AVX-512 kernels (this build has none: not an x86-64 GCC/Clang build)";
+#endif
+  const CpuFeatures& f = cpu_features();
+  std::string missing;
+  const auto need = [&](bool have, const char* name) {
+    if (!have) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  };
+  need(f.avx512f, "AVX512F");
+  need(f.avx512bw, "AVX512BW");
+  need(f.avx512dq, "AVX512DQ");
+  need(f.avx512vl, "AVX512VL");
+  need(f.fma, "FMA");
+  need(f.f16c, "F16C");
+  return missing;
+}
+
+Kernels select_kernels(const std::string& request, const std::string& where) {
+  Kernels k;
+  if (request == "scalar") return k;
+  if (request != "auto" && request != "avx512")
+    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
+                     where + "cpu: 'kernels' is '" + request + "', expected " + kKernelChoices);
+  const std::string missing = avx512_missing();
+  if (!missing.empty()) {
+    if (request == "avx512")
+      throw sdk::Error(TESSERA_ERR_UNSUPPORTED, where + "cpu: 'kernels: avx512' needs a CPU (and OS) with " +
+                                                    missing + ", which this machine lacks; use auto or scalar");
+    return k;  // auto: the portable reference path
+  }
+  k.path = KernelPath::avx512;
+  k.bf16_dot = cpu_features().avx512bf16;
+  return k;
+}
+
+MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
+  if (kernels.path != KernelPath::avx512) return nullptr;
+#if !defined(TESSERA_CPU_HAVE_AVX512_KERNELS)
+  (void)dtype;
+  return nullptr;
+#else
+  if (dtype == TESSERA_DTYPE_BF16 && kernels.bf16_dot) return avx512::bf16_dot_kernel();
+  if (MatMulFn f = avx512::float_kernel(dtype)) return f;
+  if (MatMulFn f = avx512::legacy_kernel(dtype)) return f;
+  return avx512::kquant_kernel(dtype);
+#endif
+}
+
+}  // namespace tessera::cpu
