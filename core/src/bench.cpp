@@ -16,7 +16,15 @@
 
 namespace tessera {
 
-std::string BenchTest::name() const { return fmt::format("{}{}", kind == BenchKind::prompt ? "pp" : "tg", tokens); }
+std::string BenchTest::name() const {
+  const std::string base = fmt::format("{}{}", kind == BenchKind::prompt ? "pp" : "tg", tokens);
+  return depth > 0 ? fmt::format("{}@d{}", base, depth) : base;
+}
+
+// A generation test without depth still starts after a 1-token prompt (BOS).
+int64_t BenchTest::positions() const {
+  return kind == BenchKind::prompt ? depth + tokens : std::max<int64_t>(depth, 1) + tokens;
+}
 
 uint64_t peak_rss_bytes() {
   // VmHWM follows reset_peak_rss(); ru_maxrss never goes down.
@@ -26,6 +34,13 @@ uint64_t peak_rss_bytes() {
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+uint64_t current_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:  1234 kB"
+  return 0;
 }
 
 void reset_peak_rss() {
@@ -55,7 +70,8 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
                            const std::function<void(int, int)>& progress) {
   LlamaRuntime& runtime = session.runtime();
   if (test.tokens < 1) throw Error(fmt::format("{}: a test needs at least one token", test.name()));
-  const int64_t needed = test.kind == BenchKind::prompt ? test.tokens : test.tokens + 1;
+  if (test.depth < 0) throw Error(fmt::format("{}: the depth must not be negative", test.name()));
+  const int64_t needed = test.positions();
   if (needed > runtime.context_size())
     throw Error(fmt::format("{} needs {} positions but the pipeline's context.size is {}; raise it (--ctx-size)",
                             test.name(), needed, runtime.context_size()));
@@ -69,20 +85,24 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
   std::vector<int32_t> tokens(static_cast<std::size_t>(test.tokens));
   for (int32_t& t : tokens) t = pick(rng);
   const int32_t bos = session.tokenizer().bos_id() >= 0 ? session.tokenizer().bos_id() : tokens[0];
+  // The context a depth test starts from: a document, so BOS first.
+  const int64_t filled = test.kind == BenchKind::prompt ? test.depth : std::max<int64_t>(test.depth, 1);
+  std::vector<int32_t> filler(static_cast<std::size_t>(filled));
+  for (int32_t& t : filler) t = pick(rng);
+  if (!filler.empty()) filler[0] = bos;
 
   BenchResult result;
   result.test = test;
   const int total = options.repetitions + 1;
   for (int run = 0; run < total; ++run) {
     runtime.reset();
+    if (!filler.empty()) runtime.evaluate(filler);
     double seconds = 0;
     if (test.kind == BenchKind::prompt) {
       const auto start = std::chrono::steady_clock::now();
       runtime.evaluate(tokens);  // returns after the logits are read back: the work is done
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } else {
-      const int32_t prompt[] = {bos};
-      runtime.evaluate(prompt);
       const auto start = std::chrono::steady_clock::now();
       for (const int32_t t : tokens) runtime.evaluate(std::span<const int32_t>(&t, 1));
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

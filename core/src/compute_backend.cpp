@@ -14,9 +14,17 @@ ComputeBackend::ComputeBackend(Plugin& plugin, int32_t device, const tessera_con
   if (api_ == nullptr) throw Error(fmt::format("plugin '{}' is not a compute plugin", plugin.name()));
   void* state = plugin.state();
   const int32_t count = api_->device_count(state);
-  if (device < 0 || device >= count)
-    throw Error(fmt::format("backend '{}' has {} device(s); device {} does not exist", plugin.name(), count, device),
+  if (device < 0 || device >= count) {
+    // The plugin knows why (e.g. "no CUDA device: CUDA driver version is insufficient ...").
+    std::string why;
+    tessera_device_info info{};
+    info.struct_size = sizeof info;
+    tessera_error err = make_plugin_error();
+    if (api_->device_info(state, device, &info, &err) != TESSERA_OK && err.message[0] != '\0')
+      why = fmt::format(" ({})", err.message);
+    throw Error(fmt::format("backend '{}' has {} device(s); device {} does not exist{}", plugin.name(), count, device, why),
                 TESSERA_ERR_NOT_FOUND);
+  }
   tessera_error err = make_plugin_error();
   if (api_->backend_create(state, device, config, &backend_, &err) != TESSERA_OK)
     throw Error(fmt::format("backend '{}' device {}: {}", plugin.name(), device, err.message), err.code);
@@ -94,6 +102,11 @@ tessera_execution_context ComputeBackend::execution_context() const {
 
 uint64_t tensor_bytes(int32_t dtype, const std::vector<int64_t>& ne) {
   const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  // GPTQ (size in its header) and unimplemented types have no geometry.
+  if (t.block_elements == 0)
+    throw Error(fmt::format("dtype {} has no fixed size per element; its size cannot be computed from a shape",
+                            t.name != nullptr ? t.name : std::to_string(dtype)),
+                TESSERA_ERR_INTERNAL);
   uint64_t rows = 1;
   for (std::size_t i = 1; i < ne.size(); ++i) rows *= static_cast<uint64_t>(ne[i]);
   return static_cast<uint64_t>(ne[0]) / t.block_elements * t.block_bytes * rows;
@@ -107,9 +120,11 @@ tessera_tensor make_tensor(int32_t dtype, std::vector<int64_t> ne, tessera_buffe
   tensor.dtype = dtype;
   tensor.n_dims = static_cast<uint32_t>(ne.size());
   for (int i = 0; i < 4; ++i) tensor.ne[i] = i < static_cast<int>(ne.size()) ? ne[i] : 1;
-  tensor.nb[0] = t.block_bytes;
-  tensor.nb[1] = static_cast<uint64_t>(tensor.ne[0]) / t.block_elements * t.block_bytes;
-  for (int i = 2; i < 4; ++i) tensor.nb[i] = tensor.nb[i - 1] * static_cast<uint64_t>(tensor.ne[i - 1]);
+  if (t.block_elements != 0) {  // else GPTQ: strides 0, the layout is the header's
+    tensor.nb[0] = t.block_bytes;
+    tensor.nb[1] = static_cast<uint64_t>(tensor.ne[0]) / t.block_elements * t.block_bytes;
+    for (int i = 2; i < 4; ++i) tensor.nb[i] = tensor.nb[i - 1] * static_cast<uint64_t>(tensor.ne[i - 1]);
+  }
   tensor.buffer = buffer;
   tensor.offset = offset;
   tensor.name = name;

@@ -1,5 +1,6 @@
 #include "tessera/core/llama_runtime.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -42,6 +43,14 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
   executor_.bind_kernels(bindings_);
   weight_bytes_.assign(backends_.size(), 0);
   kv_dtype_ = kv_dtype_from_name(options_.kv_type);
+  // A quantized cache is read one head at a time, so a head must hold whole
+  // blocks (llama.cpp has the same rule).
+  const int64_t kv_block = tessera_dtype_info(kv_dtype_).block_elements;
+  if (kv_block > 1 && hp_.head_dim() % kv_block != 0)
+    throw Error(fmt::format("context.kv_type {} stores blocks of {} values, but this model's head_dim is {} "
+                            "(not a multiple of {}); use kv_type f16 or f32",
+                            options_.kv_type, kv_block, hp_.head_dim(), kv_block),
+                TESSERA_ERR_UNSUPPORTED);
   if (options_.rope_freq_base) hp_.rope_freq_base = *options_.rope_freq_base;
   if (options_.rope_freq_scale) hp_.rope_freq_scale = *options_.rope_freq_scale;
   if (options_.context_size < 1 || options_.batch < 1) throw Error("context size and batch must be positive");
@@ -111,35 +120,79 @@ void LlamaRuntime::assign_layers(const std::vector<BackendPlacement>& placements
   }
 }
 
-// Refuses, before allocating anything, a model + context that cannot fit.
+// Refuses, before allocating anything, a model + context that cannot fit:
+// names every device's need (weights, KV cache, activations) and free
+// memory, and for each device that is short the layer range that would fit.
 void LlamaRuntime::check_memory(const ModelFile& model) const {
-  std::vector<uint64_t> need(backends_.size(), 0);
+  const std::size_t n_backends = backends_.size();
+  const auto n_layers = static_cast<std::size_t>(hp_.block_count);
   const int64_t kv_dim = hp_.head_dim() * hp_.head_count_kv;
   const uint64_t cache_per_layer = 2 * tensor_bytes(kv_dtype_, {kv_dim, options_.context_size});
+  std::vector<uint64_t> fixed(n_backends, 0);              // weights outside the layers
+  std::vector<uint64_t> layer_bytes(n_layers, cache_per_layer);  // a layer's weights + its KV cache
   for (const auto& t : model.tensors()) {
-    std::size_t b = static_cast<std::size_t>(layer_backend_.front());
     if (t.name.rfind("blk.", 0) == 0) {
       const auto layer = std::stoll(t.name.substr(4, t.name.find('.', 4) - 4));
-      if (layer >= 0 && layer < hp_.block_count) b = static_cast<std::size_t>(layer_backend_[static_cast<std::size_t>(layer)]);
-    } else if (t.name.rfind("output", 0) == 0) {
-      b = static_cast<std::size_t>(layer_backend_.back());
+      if (layer >= 0 && layer < hp_.block_count) {
+        layer_bytes[static_cast<std::size_t>(layer)] += t.n_bytes;
+        continue;
+      }
     }
-    need[b] += t.n_bytes;
+    const int b = t.name.rfind("output", 0) == 0 ? layer_backend_.back() : layer_backend_.front();
+    fixed[static_cast<std::size_t>(b)] += t.n_bytes;
   }
-  for (int64_t l = 0; l < hp_.block_count; ++l) need[static_cast<std::size_t>(layer_backend_[static_cast<std::size_t>(l)])] += cache_per_layer;
-  for (std::size_t b = 0; b < backends_.size(); ++b) {
+  // Every backend holds the executor's activation scratch for a full batch.
+  const auto e = static_cast<uint64_t>(hp_.embedding_length), ff = static_cast<uint64_t>(hp_.feed_forward_length);
+  const uint64_t activations =
+      4 * static_cast<uint64_t>(options_.batch) * (10 * e + 3 * ff + static_cast<uint64_t>(hp_.vocab_size) + 2);
+  std::vector<uint64_t> need(n_backends, 0);
+  for (std::size_t b = 0; b < n_backends; ++b) need[b] = fixed[b] + activations;
+  for (std::size_t l = 0; l < n_layers; ++l) need[static_cast<std::size_t>(layer_backend_[l])] += layer_bytes[l];
+
+  auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1ull << 30); };
+  std::string summary, advice;
+  bool short_anywhere = false;
+  for (std::size_t b = 0; b < n_backends; ++b) {
     const tessera_device_info info = backends_[b]->info();
-    if (info.memory_free == 0 || need[b] <= info.memory_free) continue;
-    const double per_layer = static_cast<double>(need[b]) / static_cast<double>(std::max<int64_t>(1, hp_.block_count));
-    const auto fitting = static_cast<int64_t>(static_cast<double>(info.memory_free) * 0.9 / per_layer);
-    throw Error(fmt::format("backend '{}' device {} ({}) needs {:.2f} GiB for its weights and a {}-token {} KV cache but "
-                            "has {:.2f} GiB free; put about {} layers there (layers: 0-{}) and the rest on another "
-                            "backend, or shrink context.size",
-                            backends_[b]->name(), backends_[b]->device(), info.name,
-                            static_cast<double>(need[b]) / (1 << 30), options_.context_size, options_.kv_type,
-                            static_cast<double>(info.memory_free) / (1 << 30), fitting, std::max<int64_t>(0, fitting - 1)),
-                TESSERA_ERR_OUT_OF_MEMORY);
+    summary += fmt::format("\n  '{}' device {} ({}): needs {:.2f} GiB, {:.2f} GiB free", backends_[b]->name(),
+                           backends_[b]->device(), info.name, gib(need[b]), gib(info.memory_free));
+    if (info.memory_free == 0 || need[b] <= info.memory_free) continue;  // 0: the device cannot tell
+    short_anywhere = true;
+    summary += " <- too little";
+    // The longest run of this backend's layers, from its first, that fits
+    // next to its fixed part (5% headroom for allocator rounding).
+    const auto budget = static_cast<uint64_t>(static_cast<double>(info.memory_free) * 0.95);
+    std::size_t first = n_layers;
+    for (std::size_t l = 0; l < n_layers; ++l)
+      if (layer_backend_[l] == static_cast<int>(b)) {
+        first = l;
+        break;
+      }
+    uint64_t used = fixed[b] + activations;
+    std::size_t fit = 0;
+    for (std::size_t l = first; l < n_layers && layer_backend_[l] == static_cast<int>(b); ++l, ++fit) {
+      if (used + layer_bytes[l] > budget) break;
+      used += layer_bytes[l];
+    }
+    if (used > budget || first == n_layers)
+      advice += fmt::format("\n  '{}' device {} cannot hold even its non-layer part ({:.2f} GiB); move the "
+                            "embedding/output to another backend or shrink context.batch",
+                            backends_[b]->name(), backends_[b]->device(), gib(fixed[b] + activations));
+    else if (fit == 0)
+      advice += fmt::format("\n  '{}' device {}: no layer fits (one layer with its KV cache is {:.2f} GiB); shrink "
+                            "context.size or use kv_type q8_0",
+                            backends_[b]->name(), backends_[b]->device(), gib(layer_bytes[first]));
+    else
+      advice += fmt::format("\n  '{}' device {}: about {} layer(s) fit: give it layers: {}-{} and the rest to "
+                            "another entry{}",
+                            backends_[b]->name(), backends_[b]->device(), fit, first, first + fit - 1,
+                            backends_[b]->name() == "cpu" ? "" : " (e.g. {backend: cpu})");
   }
+  if (!short_anywhere) return;
+  throw Error(fmt::format("the model does not fit with a {}-token {} KV cache (batch {}):{}\nsuggested split:{}\nor "
+                          "shrink context.size",
+                          options_.context_size, options_.kv_type, options_.batch, summary, advice),
+              TESSERA_ERR_OUT_OF_MEMORY);
 }
 
 bool LlamaRuntime::can_run(int backend, int32_t op, int32_t dtype) const {
@@ -176,13 +229,23 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
   tessera_buffer* buffer = backend.allocate(info->n_bytes, name);
   const std::size_t index = static_cast<std::size_t>(info - model.tensors().data());
   if (const void* mapped = model.map_tensor(index)) {
-    backend.write(buffer, 0, mapped, info->n_bytes);  // straight from the mapping: no extra copy
+    // Straight from the mapping (no extra copy), in slices so the progress
+    // callback moves during a large tensor (a GPU upload of gigabytes).
+    constexpr uint64_t kSlice = 64ull << 20;
+    const auto* bytes = static_cast<const uint8_t*>(mapped);
+    for (uint64_t done = 0; done < info->n_bytes;) {
+      const uint64_t n = std::min(kSlice, info->n_bytes - done);
+      backend.write(buffer, done, bytes + done, n);
+      done += n;
+      uploaded_ += n;
+      if (progress && done < info->n_bytes) progress(uploaded_, total_upload_);
+    }
   } else {
     const std::vector<uint8_t> bytes = model.read_tensor(index);
     backend.write(buffer, 0, bytes.data(), bytes.size());
+    uploaded_ += info->n_bytes;
   }
   weight_bytes_[static_cast<std::size_t>(b)] += info->n_bytes;
-  uploaded_ += info->n_bytes;
   if (progress) progress(uploaded_, total_upload_);
   Placed placed{b, make_tensor(info->dtype, ne, buffer, 0, nullptr)};
   placed_[{name, b}] = placed;

@@ -1,5 +1,7 @@
 #include "tessera/core/session.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "tessera/core/error.hpp"
@@ -40,10 +42,15 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
     for (const KernelOverride& op : entry.ops) options.kernels.push_back({entry.backend, op.op, op.dtype, kernels_.back().get()});
   }
   runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
-  if (!pipeline.model.tokenizer.empty()) {
-    tokenizer_ = std::make_unique<SentencePieceTokenizer>(pipeline.model.tokenizer);
+  // A tokenizer.model named by the pipeline wins; else one the format plugin
+  // found beside the weights (metadata key tokenizer.model_file, e.g. a
+  // Hugging Face directory); else the vocabulary in the model's metadata.
+  std::filesystem::path sp_model = pipeline.model.tokenizer;
+  if (sp_model.empty()) sp_model = model_->get_string("tokenizer.model_file").value_or("");
+  if (!sp_model.empty()) {
+    tokenizer_ = std::make_unique<SentencePieceTokenizer>(sp_model);
     if (tokenizer_->vocab_size() != runtime_->hparams().vocab_size)
-      throw Error(fmt::format("{}: {} pieces, but the model's vocabulary has {} tokens", pipeline.model.tokenizer.string(),
+      throw Error(fmt::format("{}: {} pieces, but the model's vocabulary has {} tokens", sp_model.string(),
                               tokenizer_->vocab_size(), runtime_->hparams().vocab_size),
                   TESSERA_ERR_FORMAT);
   } else {

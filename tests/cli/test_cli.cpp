@@ -107,8 +107,10 @@ TEST(Cli, PluginsListsEveryPluginTheBuildProduces) {
 // this build.
 TEST(Cli, ValidateAcceptsEveryExamplePipeline) {
   std::vector<fs::path> pipelines;
+  // config/cuda*.yaml name the cuda plugin, which a build without nvcc lacks.
+  const bool have_cuda = fs::exists(tessera::test::build_plugin_dir() / "libtessera_cuda.so");
   for (const auto& entry : fs::directory_iterator(tessera::test::source_dir() / "config"))
-    if (entry.path().extension() == ".yaml")
+    if (entry.path().extension() == ".yaml" && (have_cuda || entry.path().filename().string().rfind("cuda", 0) != 0))
       pipelines.push_back(entry.path());
   if (pipelines.empty()) GTEST_SKIP() << "config/ has no example pipelines yet";
   for (const auto& p : pipelines) {

@@ -101,8 +101,9 @@ class Backend {
   }
 
   static uint64_t bytes_of(const tessera_tensor& t) {
-    uint64_t n = tessera_dtype_info(t.dtype).block_bytes;
-    for (int i = 0; i < 4; ++i) n *= static_cast<uint64_t>(t.ne[i]);
+    const tessera_dtype_traits traits = tessera_dtype_info(t.dtype);
+    uint64_t n = traits.block_bytes * (static_cast<uint64_t>(t.ne[0]) / traits.block_elements);
+    for (int i = 1; i < 4; ++i) n *= static_cast<uint64_t>(t.ne[i]);
     return n;
   }
 

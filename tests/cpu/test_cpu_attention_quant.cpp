@@ -1,4 +1,4 @@
-// ATTENTION over F32 and F16 caches, and MUL_MAT / GET_ROWS on block-quantized
+// ATTENTION over F32, F16 and Q8_0 caches, COPY into a Q8_0 cache, and MUL_MAT / GET_ROWS on block-quantized
 // weights, against double-precision loops written here. Quantized weights
 // are made with the SDK quantizer; the reference decodes them with the SDK
 // dequantizer, which tests/quant checks against the gguf Python package.
@@ -44,7 +44,9 @@ class cpu_attention : public ::testing::TestWithParam<int32_t> {};
 TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
   const int32_t cache_dtype = GetParam();
   Backend b(3);
-  const int64_t d = 8, heads = 4, kv_heads = 2, tokens = 3, ctx = 10, first = 4, valid = first + tokens;
+  // A Q8_0 cache needs whole 32-value blocks per head.
+  const int64_t d = cache_dtype == TESSERA_DTYPE_Q8_0 ? 32 : 8;
+  const int64_t heads = 4, kv_heads = 2, tokens = 3, ctx = 10, first = 4, valid = first + tokens;
   const auto q = random_values(static_cast<size_t>(d * heads * tokens), 1);
   auto k = random_values(static_cast<size_t>(d * kv_heads * ctx), 2);
   auto v = random_values(static_cast<size_t>(d * kv_heads * ctx), 3);
@@ -57,10 +59,30 @@ TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
     return halves;
   };
   tessera_tensor tq = b.tensor(TESSERA_DTYPE_F32, {d, heads, tokens}, q, "q");
-  tessera_tensor tk = cache_dtype == TESSERA_DTYPE_F16 ? b.tensor(TESSERA_DTYPE_F16, {d, kv_heads, ctx}, stored(k), "k")
-                                                       : b.tensor(TESSERA_DTYPE_F32, {d, kv_heads, ctx}, k, "k");
-  tessera_tensor tv = cache_dtype == TESSERA_DTYPE_F16 ? b.tensor(TESSERA_DTYPE_F16, {d, kv_heads, ctx}, stored(v), "v")
-                                                       : b.tensor(TESSERA_DTYPE_F32, {d, kv_heads, ctx}, v, "v");
+  // Q8_0: every row of d values quantized by the SDK quantizer (checked
+  // against gguf-py in tests/quant); the reference then reads it back with
+  // the SDK dequantizer.
+  auto q8 = [&](const std::vector<float>& x) {
+    std::vector<uint8_t> bytes(x.size() / 32 * 34);
+    for (size_t r = 0; r < x.size() / static_cast<size_t>(d); ++r)
+      tessera::quant::quantize_row(TESSERA_DTYPE_Q8_0, x.data() + r * static_cast<size_t>(d),
+                                   bytes.data() + r * static_cast<size_t>(d) / 32 * 34, d);
+    return bytes;
+  };
+  auto cache_tensor = [&](const std::vector<float>& x, const char* name) {
+    if (cache_dtype == TESSERA_DTYPE_F16) return b.tensor(TESSERA_DTYPE_F16, {d, kv_heads, ctx}, stored(x), name);
+    if (cache_dtype == TESSERA_DTYPE_F32) return b.tensor(TESSERA_DTYPE_F32, {d, kv_heads, ctx}, x, name);
+    tessera_tensor t = block_tensor(b, TESSERA_DTYPE_Q8_0, d, kv_heads * ctx, q8(x));
+    t.n_dims = 3;
+    t.ne[1] = kv_heads;
+    t.ne[2] = ctx;
+    t.nb[2] = t.nb[1] * static_cast<uint64_t>(kv_heads);
+    t.nb[3] = t.nb[2] * static_cast<uint64_t>(ctx);
+    t.name = name;
+    return t;
+  };
+  tessera_tensor tk = cache_tensor(k, "k");
+  tessera_tensor tv = cache_tensor(v, "v");
   tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {d, heads, tokens}, nullptr, "out");
   tessera_node node{};
   node.struct_size = sizeof node;
@@ -77,6 +99,13 @@ TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
   const auto got = b.read<float>(out);
   // What the cache holds, as the op sees it (F16 rounding included).
   auto cached = [&](const std::vector<float>& x, size_t i) {
+    if (cache_dtype == TESSERA_DTYPE_Q8_0) {
+      const auto bytes = q8(std::vector<float>(x.begin() + static_cast<std::ptrdiff_t>(i / 32 * 32),
+                                               x.begin() + static_cast<std::ptrdiff_t>(i / 32 * 32 + 32)));
+      float block[32];
+      tessera::quant::dequantize_row(TESSERA_DTYPE_Q8_0, bytes.data(), block, 32);
+      return block[i % 32];
+    }
     return cache_dtype == TESSERA_DTYPE_F16 ? tessera::quant::f16_to_f32(tessera::quant::f32_to_f16(x[i])) : x[i];
   };
   for (int64_t t = 0; t < tokens; ++t)
@@ -101,7 +130,57 @@ TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(caches, cpu_attention, ::testing::Values(TESSERA_DTYPE_F32, TESSERA_DTYPE_F16));
+INSTANTIATE_TEST_SUITE_P(caches, cpu_attention,
+                         ::testing::Values(TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_Q8_0));
+
+// COPY into a Q8_0 cache row by row: checked against the format's definition
+// (d = max|x| / 127 per 32 values, q = round(x / d)), not against the SDK.
+TEST(cpu_copy, F32RowsIntoAQ8_0CacheFollowTheFormat) {
+  Backend b(2);
+  const int64_t k = 64, rows = 5;
+  auto x = random_values(static_cast<size_t>(k * rows), 11);
+  x[7] = 0.0f;
+  for (int64_t i = 32; i < 64; ++i) x[static_cast<size_t>(i)] = 0.0f;  // an all-zero block
+  tessera_tensor src = b.tensor(TESSERA_DTYPE_F32, {k, rows}, x, "k_new");
+  tessera_tensor dst = block_tensor(b, TESSERA_DTYPE_Q8_0, k, rows, std::vector<uint8_t>(static_cast<size_t>(k * rows / 32 * 34)));
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_COPY;
+  node.dst = &dst;
+  node.src[0] = &src;
+  const Status s = b.execute({&node});
+  ASSERT_EQ(s.code, TESSERA_OK) << s.message;
+  const auto bytes = b.read<uint8_t>(dst);
+  for (int64_t blk = 0; blk < k * rows / 32; ++blk) {
+    const uint8_t* p = bytes.data() + blk * 34;
+    uint16_t half_d;
+    std::memcpy(&half_d, p, 2);
+    const float d = tessera::quant::f16_to_f32(half_d);
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(blk * 32 + i)]));
+    EXPECT_NEAR(d, amax / 127.0f, amax / 127.0f * 1e-3f + 1e-7f) << "block " << blk;
+    for (int i = 0; i < 32; ++i) {
+      const float want = amax == 0.0f ? 0.0f : std::round(x[static_cast<size_t>(blk * 32 + i)] / (amax / 127.0f));
+      EXPECT_NEAR(static_cast<float>(static_cast<int8_t>(p[2 + i])), want, 1.0f) << "block " << blk << " value " << i;
+      // Half a step, plus what storing d as f16 (relative error 2^-11) moves 127 steps.
+      EXPECT_NEAR(d * static_cast<int8_t>(p[2 + i]), x[static_cast<size_t>(blk * 32 + i)], d * 0.5f + amax * 5e-4f);
+    }
+  }
+}
+
+TEST(cpu_copy, Q8_0NeedsTheSourceShape) {
+  Backend b(1);
+  tessera_tensor src = b.tensor(TESSERA_DTYPE_F32, {32, 2}, nullptr, "k_new");
+  tessera_tensor dst = block_tensor(b, TESSERA_DTYPE_Q8_0, 64, 1, std::vector<uint8_t>(68));
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_COPY;
+  node.dst = &dst;
+  node.src[0] = &src;
+  const Status s = b.execute({&node});
+  EXPECT_EQ(s.code, TESSERA_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(s.message.find("expected the shape of src0"), std::string::npos) << s.message;
+}
 
 TEST(cpu_attention_errors, PositionsOutsideTheCacheAreRejected) {
   Backend b(1);

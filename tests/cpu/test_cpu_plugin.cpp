@@ -140,11 +140,13 @@ TEST(cpu_backend, SupportsOpReportsExactlyTheImplementedPairs) {
                         dt == TESSERA_DTYPE_Q8_0 || dt == TESSERA_DTYPE_Q4_K;
     switch (op) {
       case TESSERA_OP_GET_ROWS:
-      case TESSERA_OP_MUL_MAT:
         return weight;
-      case TESSERA_OP_COPY:
-      case TESSERA_OP_ATTENTION:  // dtype: the KV cache's
+      case TESSERA_OP_MUL_MAT:  // and the GPTQ layouts, mul_mat only
+        return weight || dt == TESSERA_DTYPE_GPTQ_4BIT;
+      case TESSERA_OP_COPY:  // dtype: the source's
         return f32 || f16;
+      case TESSERA_OP_ATTENTION:  // dtype: the KV cache's
+        return f32 || f16 || dt == TESSERA_DTYPE_Q8_0;
       case TESSERA_OP_RMS_NORM:
       case TESSERA_OP_MUL:
       case TESSERA_OP_ADD:

@@ -45,9 +45,11 @@ TEST_F(cpu_validation, WrongDestinationShapeAndDtype) {
 TEST_F(cpu_validation, UnsupportedOpsAndDtypesAreUnsupported) {
   auto unknown = make_node(99, &out, {&x});
   expect_error({&unknown}, TESSERA_ERR_UNSUPPORTED, {"op id 99"});
+  // GPTQ weights run in mul_mat only (test_cpu_gptq.cpp), never as an embedding table.
   tessera_tensor gptq = backend.tensor(TESSERA_DTYPE_GPTQ_4BIT, {32, 4}, nullptr, "gptq_weights");
-  auto node = make_node(TESSERA_OP_MUL_MAT, &out, {&gptq, &x});
-  expect_error({&node}, TESSERA_ERR_UNSUPPORTED, {"mul_mat", "gptq_weights", "GPTQ_4BIT"});
+  auto ids = backend.tensor(TESSERA_DTYPE_I32, {1}, std::vector<int32_t>{0}, "ids");
+  auto node = make_node(TESSERA_OP_GET_ROWS, &out, {&gptq, &ids});
+  expect_error({&node}, TESSERA_ERR_UNSUPPORTED, {"get_rows", "gptq_weights", "GPTQ_4BIT"});
 }
 
 TEST_F(cpu_validation, MissingTensorsAndMalformedDescriptors) {

@@ -70,6 +70,12 @@ inline CliRun tessera_cli(const std::string& args, const std::filesystem::path& 
   return run;
 }
 
-inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+// Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "'" + string.
+inline std::string quoted(const std::filesystem::path& p) {
+  std::string text = "'";
+  text += p.string();
+  text += '\'';
+  return text;
+}
 
 }  // namespace tessera::test

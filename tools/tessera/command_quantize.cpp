@@ -1,4 +1,5 @@
-// `tessera quantize IN OUT --type T` and `tessera synth --shape S --type T -o OUT`.
+// `tessera quantize IN OUT --type T` and `tessera synth --shape S --type T -o OUT`
+// (or `--format gptq`: a Hugging Face GPTQ directory).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -6,6 +7,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "table.hpp"
+#include "tessera/core/gptq_synth.hpp"
 #include "tessera/core/model_file.hpp"
 #include "tessera/core/model_writer.hpp"
 
@@ -63,7 +65,13 @@ int command_synth(const std::vector<std::string>& args) {
   options.add_options()("help,h", "show this help")("shape", po::value<std::string>(), "model shape (see --list)")(
       "type", po::value<std::string>(), "weight type, as for quantize")("output,o", po::value<std::string>(),
                                                                          "file to write")(
-      "seed", po::value<uint64_t>()->default_value(42), "random seed for the weights")("list", "list the known shapes");
+      "seed", po::value<uint64_t>()->default_value(42), "random seed for the weights")("list", "list the known shapes")(
+      "format", po::value<std::string>()->default_value("gguf"),
+      "gguf (a file, --type) or gptq (a Hugging Face GPTQ directory, --bits)")(
+      "bits", po::value<uint32_t>()->default_value(4), "gptq: 4, 8 or 3")(
+      "group-size", po::value<int64_t>()->default_value(128), "gptq: rows per group, -1 for one group")(
+      "act-order", "gptq: desc_act checkpoint (g_idx a random permutation-derived map)")(
+      "tokenizer", po::value<std::string>(), "gptq: tokenizer.model to copy (default: a placeholder vocabulary)");
   po::variables_map vm;
   if (!parse_options("synth", args, options, vm)) return 2;
   if (vm.count("help")) {
@@ -78,6 +86,31 @@ int command_synth(const std::vector<std::string>& args) {
                      std::to_string(s.feed_forward), std::to_string(s.vocab_size), std::to_string(s.context)});
     table.print(std::cout);
     return 0;
+  }
+  if (vm["format"].as<std::string>() == "gptq") {
+    if (!vm.count("shape") || !vm.count("output")) {
+      std::cerr << "tessera synth --format gptq: needs --shape and -o\n\n" << options;
+      return 2;
+    }
+    const ModelShape& shape = find_model_shape(vm["shape"].as<std::string>());
+    GptqSynthOptions gptq;
+    gptq.bits = vm["bits"].as<uint32_t>();
+    gptq.group_size = vm["group-size"].as<int64_t>();
+    gptq.act_order = vm.count("act-order") > 0;
+    gptq.seed = vm["seed"].as<uint64_t>();
+    if (vm.count("tokenizer")) gptq.tokenizer = vm["tokenizer"].as<std::string>();
+    const std::string output = vm["output"].as<std::string>();
+    Progress progress("synth " + shape.name, static_cast<std::size_t>(3 + 9 * shape.layers));
+    const GptqSynthStats stats = synthesize_gptq_model(shape, gptq, output, progress_for(progress));
+    progress.finish();
+    std::cout << fmt::format("wrote {}: {} GPTQ {}-bit projections (group {}{}), {} F16 tensors; {}\n", output,
+                             stats.quantized, gptq.bits, gptq.group_size, gptq.act_order ? ", act-order" : "",
+                             stats.kept, format_bytes(stats.bytes));
+    return 0;
+  }
+  if (vm["format"].as<std::string>() != "gguf") {
+    std::cerr << "tessera synth: --format is '" << vm["format"].as<std::string>() << "'; expected gguf or gptq\n";
+    return 2;
   }
   if (!vm.count("shape") || !vm.count("type") || !vm.count("output")) {
     std::cerr << "tessera synth: needs --shape, --type and -o\n\n" << options;

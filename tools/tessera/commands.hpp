@@ -15,5 +15,6 @@ int command_synth(const std::vector<std::string>& args);
 int command_run(const std::vector<std::string>& args);
 int command_bench(const std::vector<std::string>& args);
 int command_perplexity(const std::vector<std::string>& args);
+int command_ab(const std::vector<std::string>& args);
 
 }  // namespace tessera::cli

@@ -17,9 +17,13 @@ void print_usage(std::ostream& out) {
          "\n"
          "commands:\n"
          "  run PIPELINE -p TEXT generate text with a pipeline (-n tokens, --greedy, --json, ...)\n"
-         "  bench PIPELINE       prompt and generation speed (-p 512 -n 128 -r 5, --json, --csv)\n"
+         "  bench PIPELINE...    prompt and generation speed (-p 512 -n 128 -d 0 -r 5, --json, --csv,\n"
+         "                       --plot out.svg: t/s vs context depth, one line per pipeline)\n"
          "  perplexity PIPELINE -f TEXT\n"
          "                       perplexity over a text, llama.cpp's method (--ctx N, --chunks K, --json)\n"
+         "  ab A.yaml B.yaml [-f TEXT]\n"
+         "                       two pipelines on one model side by side: speed, memory, perplexity,\n"
+         "                       top-1 agreement and KL(A||B), greedy match (--fail-kl X gates on mean KL)\n"
          "  plugins              list the plugins found (name, kind, version, ABI, path, capabilities)\n"
          "  validate FILE...     check pipeline files against the schema and the installed plugins\n"
          "  inspect MODEL        architecture, parameters, tensors, bytes per type, memory at a context size\n"
@@ -76,6 +80,7 @@ int main(int argc, char** argv) {
     if (command == "run") return tessera::cli::command_run(rest);
     if (command == "bench") return tessera::cli::command_bench(rest);
     if (command == "perplexity") return tessera::cli::command_perplexity(rest);
+    if (command == "ab") return tessera::cli::command_ab(rest);
     std::cerr << "tessera: unknown command '" << command << "'\n\n";
     print_usage(std::cerr);
     return 2;

@@ -1,7 +1,10 @@
 #include "node.hpp"
 
+#include <cstring>
+
 #include "buffer.hpp"
 #include "tessera/cpp/plugin.hpp"
+#include "tessera/quant/gptq.hpp"
 
 namespace tessera::cpu {
 
@@ -66,6 +69,7 @@ Tensor Node::resolve(const tessera_tensor* t, const std::string& role, std::span
   if (t->buffer == nullptr) fail(out.label + " is not placed in a buffer");
   if (t->buffer->magic != kBufferMagic) fail(out.label + " lies in a buffer that is not a cpu buffer");
   const tessera_buffer& buffer = *t->buffer;
+  if (quant::gptq_bits_of(t->dtype) != 0) return resolve_gptq(*t, std::move(out));
   // Block types: ne[0] counts values, nb[0] strides blocks, rows are packed.
   if (traits.block_elements > 1) {
     if (out.ne[0] % traits.block_elements != 0)
@@ -103,6 +107,29 @@ Tensor Node::resolve(const tessera_tensor* t, const std::string& role, std::span
            ", expected a multiple of its element size " + std::to_string(out.element_size));
   out.data = buffer.data + t->offset;
   out.extent = extent;
+  return out;
+}
+
+// A GPTQ tensor is one header-described blob: its size and sections come
+// from the header, checked here once so ops can trust them.
+Tensor Node::resolve_gptq(const tessera_tensor& t, Tensor out) const {
+  if (out.ne[2] != 1 || out.ne[3] != 1)
+    fail(out.label + " has shape " + shape_text(out.ne) + ", expected a 2-D GPTQ weight [in_features, out_features]");
+  const tessera_buffer& buffer = *t.buffer;
+  if (t.offset > buffer.size)
+    fail(out.label + " has offset " + std::to_string(t.offset) + ", past the end of its buffer of " +
+         std::to_string(buffer.size) + " bytes");
+  // 64-byte aligned like the layout's sections, so kernels read typed words.
+  if (t.offset % 64 != 0) fail(out.label + " has offset " + std::to_string(t.offset) + ", expected a multiple of 64");
+  const std::string problem =
+      quant::gptq_check(buffer.data + t.offset, buffer.size - t.offset, t.dtype, out.ne[0], out.ne[1]);
+  if (!problem.empty()) fail(out.label + " (" + dtype_text(t.dtype) + "): " + problem);
+  tessera_gptq_header h;
+  std::memcpy(&h, buffer.data + t.offset, sizeof h);
+  out.element_size = 1;
+  out.data = buffer.data + t.offset;
+  out.extent = h.total_bytes;
+  for (uint64_t& stride : out.nb) stride = 0;
   return out;
 }
 

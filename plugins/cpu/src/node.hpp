@@ -28,7 +28,8 @@ class Node {
 
   // Resolves the destination / source `slot`. Checks struct_size, n_dims,
   // sizes, that dtype is one of `dtypes`, that the buffer is a cpu buffer
-  // and that every element lies inside it.
+  // and that every element lies inside it (GPTQ: that the header and every
+  // section it names are sound and inside the buffer; nb is then all 0).
   Tensor dst(std::span<const int32_t> dtypes) const;
   Tensor src(int slot, std::span<const int32_t> dtypes) const;
   Tensor dst(std::initializer_list<int32_t> dtypes) const { return dst(std::span(dtypes.begin(), dtypes.size())); }
@@ -51,6 +52,7 @@ class Node {
 
  private:
   Tensor resolve(const tessera_tensor* t, const std::string& role, std::span<const int32_t> dtypes) const;
+  Tensor resolve_gptq(const tessera_tensor& t, Tensor out) const;
 
   const tessera_node& node_;
   uint64_t index_;

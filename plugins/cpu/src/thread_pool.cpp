@@ -6,8 +6,12 @@ namespace tessera::cpu {
 namespace {
 // Set on the pool's own threads, so a task that calls parallel_for again runs
 // inline instead of waiting for workers that are busy running it.
-thread_local const ThreadPool* t_worker_of = nullptr;
-thread_local int t_worker_index = 0;
+// initial-exec: 12 bytes in the static TLS block glibc reserves for dlopen'ed
+// libraries, instead of lazily allocated dynamic TLS, which LeakSanitizer
+// cannot walk safely at exit (it crashed scanning this plugin's DTLS).
+#define TESSERA_STATIC_TLS __attribute__((tls_model("initial-exec")))
+thread_local TESSERA_STATIC_TLS const ThreadPool* t_worker_of = nullptr;
+thread_local TESSERA_STATIC_TLS int t_worker_index = 0;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {

@@ -68,7 +68,10 @@ typedef struct tessera_device_info {
 
 /* A tensor view into a buffer of this backend. ne[0] varies fastest;
  * nb[i] is the stride of dimension i in bytes (for block-quantized dtypes
- * nb[0] is the block size and nb[1] the row size). */
+ * nb[0] is the block size and nb[1] the row size). A GPTQ tensor
+ * (tessera/gptq.h) is 2-D, ne = {in_features, out_features}, nb all 0: its
+ * layout and size (total_bytes) come from the header at `offset`, which is
+ * 64-byte aligned. */
 typedef struct tessera_tensor {
   size_t struct_size;
   int32_t dtype;          /* tessera_dtype */

@@ -7,6 +7,7 @@
 
 #include "tessera/compute.h"
 #include "tessera/format.h"
+#include "tessera/gptq.h"
 #include "tessera/host.h"
 #include "tessera/kernel.h"
 #include "tessera/plugin.h"

@@ -47,7 +47,7 @@ typedef enum tessera_dtype {
   TESSERA_DTYPE_IQ1_M = 29,
   TESSERA_DTYPE_BF16 = 30,
   /* tessera-specific layouts */
-  TESSERA_DTYPE_GPTQ_4BIT = 1000, /* int32 words, 8 nibbles along input dim */
+  TESSERA_DTYPE_GPTQ_4BIT = 1000, /* layout: tessera/gptq.h (codes packed along the input dim) */
   TESSERA_DTYPE_GPTQ_8BIT = 1001,
   TESSERA_DTYPE_GPTQ_3BIT = 1002,
   TESSERA_DTYPE_INVALID = -1
@@ -55,7 +55,10 @@ typedef enum tessera_dtype {
 
 /* Block geometry of a dtype: `block_elements` values are stored in
  * `block_bytes` bytes. Both are 0 for ids this header does not describe
- * (including the IQ1/IQ2/IQ3 grids, which tessera does not implement). */
+ * (including the IQ1/IQ2/IQ3 grids, which tessera does not implement) and
+ * for the GPTQ layouts, which have no per-row geometry: a GPTQ tensor is one
+ * tessera_gptq_header-described blob (tessera/gptq.h) whose size is the
+ * header's total_bytes. Callers must not derive a size from ne for them. */
 typedef struct tessera_dtype_traits {
   const char* name;
   uint32_t block_elements;
@@ -94,9 +97,9 @@ static inline tessera_dtype_traits tessera_dtype_info(int32_t dtype) {
     case TESSERA_DTYPE_IQ3_S: t.name = "IQ3_S"; break;
     case TESSERA_DTYPE_IQ2_S: t.name = "IQ2_S"; break;
     case TESSERA_DTYPE_IQ1_M: t.name = "IQ1_M"; break;
-    case TESSERA_DTYPE_GPTQ_4BIT: t.name = "GPTQ_4BIT"; t.block_elements = 8; t.block_bytes = 4; break;
-    case TESSERA_DTYPE_GPTQ_8BIT: t.name = "GPTQ_8BIT"; t.block_elements = 4; t.block_bytes = 4; break;
-    case TESSERA_DTYPE_GPTQ_3BIT: t.name = "GPTQ_3BIT"; t.block_elements = 32; t.block_bytes = 12; break;
+    case TESSERA_DTYPE_GPTQ_4BIT: t.name = "GPTQ_4BIT"; break; /* size: the header's total_bytes */
+    case TESSERA_DTYPE_GPTQ_8BIT: t.name = "GPTQ_8BIT"; break;
+    case TESSERA_DTYPE_GPTQ_3BIT: t.name = "GPTQ_3BIT"; break;
     default: break;
   }
   return t;

@@ -2,7 +2,8 @@
 // a prompt test evaluates N random tokens from an empty context in one call
 // (batched by the runtime), a generation test evaluates N single tokens
 // after a 1-token prompt. Each test runs once unmeasured (warm-up), then
-// `repetitions` times.
+// `repetitions` times. A test with a depth first fills the context with that
+// many tokens (not timed), as llama-bench's -d does: speed at a context length.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,9 @@ enum class BenchKind { prompt, generation };
 struct BenchTest {
   BenchKind kind = BenchKind::prompt;
   int64_t tokens = 0;
-  std::string name() const;  // "pp512", "tg128"
+  int64_t depth = 0;         // context filled before the timed tokens
+  std::string name() const;  // "pp512", "tg128", "tg128@d512"
+  int64_t positions() const; // context positions the test needs
 };
 
 struct BenchOptions {
@@ -52,6 +55,8 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
 
 // Peak resident set size of this process, in bytes.
 uint64_t peak_rss_bytes();
+// Current resident set size of this process, in bytes (0 where unknown).
+uint64_t current_rss_bytes();
 // Starts the peak over from the current RSS where the kernel allows it
 // (Linux /proc/self/clear_refs), e.g. after the bandwidth test's buffer.
 void reset_peak_rss();

@@ -49,10 +49,11 @@ class ComputeBackend {
 };
 
 // A tensor descriptor of `dtype` with dims ne (ne[0] fastest), contiguous
-// strides, placed at `offset` of `buffer`.
+// strides, placed at `offset` of `buffer` (GPTQ: strides 0, see compute.h).
 tessera_tensor make_tensor(int32_t dtype, std::vector<int64_t> ne, tessera_buffer* buffer, uint64_t offset,
                            const char* name);
-// Bytes a contiguous tensor of that shape takes.
+// Bytes a contiguous tensor of that shape takes. Throws for dtypes without a
+// fixed geometry (GPTQ: the size is its header's total_bytes, the file's n_bytes).
 uint64_t tensor_bytes(int32_t dtype, const std::vector<int64_t>& ne);
 
 }  // namespace tessera

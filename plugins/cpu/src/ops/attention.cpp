@@ -1,6 +1,6 @@
 // ATTENTION: causal grouped-query attention of new queries over the KV cache
 // (semantics in sdk/include/tessera/types.h). src0: Q F32 [D, H, T];
-// src1, src2: K and V caches [D, Hkv, C] (F32/F16); dst F32 [D, H, T].
+// src1, src2: K and V caches [D, Hkv, C] (F32/F16/Q8_0; Q8_0 needs D a multiple of 32); dst F32 [D, H, T].
 // Scores and the weighted sum are accumulated in double: this is the
 // reference path, and the softmax subtracts the row maximum first.
 #include <cmath>

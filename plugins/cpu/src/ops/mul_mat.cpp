@@ -1,5 +1,6 @@
 // MUL_MAT: dst[n, m] = sum_k src0[m, k] * src1[n, k].
-// src0: weights [K x M x B2 x B3] (F32/F16); src1: activations F32
+// src0: weights [K x M x B2 x B3] (any weight dtype; GPTQ: [K x M], its
+// layout in its header, run by mul_mat_gptq.cpp or simd/); src1: activations F32
 // [K x N x C2 x C3] with C2 % B2 == 0 and C3 % B3 == 0 (a weight batch is
 // shared by C2 / B2 consecutive activation batches, as grouped-query
 // attention needs); dst: F32 [M x N x C2 x C3].
@@ -9,6 +10,7 @@
 
 #include "../convert.hpp"
 #include "ops.hpp"
+#include "tessera/quant/gptq.hpp"
 
 namespace tessera::cpu {
 
@@ -24,7 +26,9 @@ void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPo
                 shape_text(w.ne));
   const int64_t want_dst[4] = {w.ne[1], x.ne[1], x.ne[2], x.ne[3]};
   node.expect_shape(dst, want_dst, "[src0 ne[1], src1 ne[1], src1 ne[2], src1 ne[3]]");
-  node.expect_contiguous_rows(w);
+  // GPTQ: one header-described blob (checked when resolved), no rows.
+  const bool gptq = quant::gptq_bits_of(w.dtype) != 0;
+  if (!gptq) node.expect_contiguous_rows(w);
   node.expect_contiguous_rows(x);
   node.expect_no_overlap(dst, w);
   node.expect_no_overlap(dst, x);
@@ -32,7 +36,8 @@ void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPo
 
   const int64_t k = w.ne[0], m_count = w.ne[1], n_count = x.ne[1];
   const int64_t r2 = w.ne[2] > 0 ? x.ne[2] / w.ne[2] : 1, r3 = w.ne[3] > 0 ? x.ne[3] / w.ne[3] : 1;
-  if (const MatMulFn fast = mul_mat_kernel(kernels, w.dtype)) {
+  const MatMulFn fast = mul_mat_kernel(kernels, w.dtype);
+  if (fast != nullptr || gptq) {
     MatMulJob job;
     job.dtype = w.dtype;
     job.k = k;
@@ -55,7 +60,10 @@ void op_mul_mat(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPo
     job.d_nb1 = dst.nb[1];
     job.d_nb2 = dst.nb[2];
     job.d_nb3 = dst.nb[3];
-    fast(job, *pool);
+    if (fast != nullptr)
+      fast(job, *pool);
+    else
+      mul_mat_gptq_reference(job, *pool);  // GPTQ has no row-wise path below
     return;
   }
   // One task per (output feature m, activation batch): each weight row is

@@ -32,6 +32,9 @@ void op_copy(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&)
 void op_scale(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
 void op_attention(const Node&, std::span<const int32_t>, ThreadPool*, const Kernels&);
 
+// MUL_MAT with a GPTQ weight (job.w: the tensor's header), scalar reference.
+void mul_mat_gptq_reference(const MatMulJob& job, ThreadPool& pool);
+
 struct OpEntry {
   int32_t op;
   std::span<const int32_t> src0_dtypes;

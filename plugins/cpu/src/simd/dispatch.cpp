@@ -60,6 +60,7 @@ MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
   if (dtype == TESSERA_DTYPE_BF16 && kernels.bf16_dot) return avx512::bf16_dot_kernel();
   if (MatMulFn f = avx512::float_kernel(dtype)) return f;
   if (MatMulFn f = avx512::legacy_kernel(dtype)) return f;
+  if (MatMulFn f = avx512::gptq_kernel(dtype)) return f;
   return avx512::kquant_kernel(dtype);
 #endif
 }

@@ -170,11 +170,18 @@ TESSERA_HD inline void dequantize_block(const BlockQ8_K& b, float* y) {
   for (int j = 0; j < 256; ++j) y[j] = b.d * static_cast<float>(b.qs[j]);
 }
 
+// kIq4nlValues as a function: a namespace-scope array is host-only in CUDA
+// device code, a function-local constant is not.
+TESSERA_HD inline float iq4nl_value(int q) {
+  constexpr int8_t values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  return static_cast<float>(values[q & 0x0F]);
+}
+
 TESSERA_HD inline void dequantize_block(const BlockIQ4_NL& b, float* y) {
   const float d = f16_to_f32(b.d);
   for (int j = 0; j < 16; ++j) {
-    y[j] = d * static_cast<float>(kIq4nlValues[b.qs[j] & 0x0F]);
-    y[j + 16] = d * static_cast<float>(kIq4nlValues[b.qs[j] >> 4]);
+    y[j] = d * iq4nl_value(b.qs[j] & 0x0F);
+    y[j + 16] = d * iq4nl_value(b.qs[j] >> 4);
   }
 }
 
@@ -186,8 +193,8 @@ TESSERA_HD inline void dequantize_block(const BlockIQ4_XS& b, float* y) {
     const float dl = d * static_cast<float>((low | (high << 4)) - 32);
     const uint8_t* q = b.qs + 16 * g;
     for (int j = 0; j < 16; ++j) {
-      y[32 * g + j] = dl * static_cast<float>(kIq4nlValues[q[j] & 0x0F]);
-      y[32 * g + j + 16] = dl * static_cast<float>(kIq4nlValues[q[j] >> 4]);
+      y[32 * g + j] = dl * iq4nl_value(q[j] & 0x0F);
+      y[32 * g + j + 16] = dl * iq4nl_value(q[j] >> 4);
     }
   }
 }

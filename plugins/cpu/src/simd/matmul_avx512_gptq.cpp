@@ -1,0 +1,386 @@
+// AVX-512 mul_mat for GPTQ weights (tessera/gptq.h), reading the packed
+// codes directly. A zmm holds 16 consecutive output columns: one qweight
+// row of 16 words carries 32 / bits input rows of those columns, peeled off
+// by shift and mask. Every dst element is summed in an order fixed by the
+// shape alone (results do not depend on the thread count).
+//
+// - fused (at most 4 activation rows, decode): per run of rows within a
+//   group, sum(q * x) and sum(x) are accumulated and folded in as
+//   scale * (sum_qx - zero * sum_x), so scale and zero stay out of the inner
+//   loop. The activations are gathered once into x[perm[k]] order. Tasks
+//   split the input rows (see below), partial sums are added in task order.
+// - panel (more rows, prefill): a chunk of 32 columns is dequantized once to
+//   floats, exactly as the reference does, into a per-thread panel whose
+//   rows are scattered back to the original input order (no gather of the
+//   activations), then a register-blocked float kernel runs over all rows.
+//
+// The header is read here with memcpy rather than through the SDK's inline
+// helpers: no inline function shared with portable code may be compiled in
+// this AVX-512 translation unit (the linker could keep this copy).
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#include "../thread_pool.hpp"
+#include "avx512_intrin.hpp"
+#include "avx512_kernels.hpp"
+#include "matmul_job.hpp"
+#include "tessera/gptq.h"
+#include "tessera/types.h"
+
+namespace tessera::cpu::avx512 {
+namespace {
+
+constexpr int64_t kFusedMaxRows = 4;
+
+// The register-array loops (over RN rows, CZ vectors, the codes of a word)
+// must be unrolled, or GCC -O2 keeps the "registers" on the stack.
+#define TESSERA_UNROLL _Pragma("GCC unroll 16")
+
+struct Gptq {
+  const MatMulJob* job;
+  int64_t k, n_out, group_size, n_groups;
+  const uint32_t* qweight;
+  const uint16_t* scales;
+  const uint8_t* zeros;
+  const int32_t* perm;
+  int64_t rows;              // activation rows: job n * c2 * c3
+  float* xp = nullptr;       // fused: [rows][k], x[perm[k]]
+  float* scratch = nullptr;  // fused: partial sums per task; panel: per-thread [k][32]
+  int64_t panel_floats = 0;
+};
+
+Gptq gptq_of(const MatMulJob& j) {
+  tessera_gptq_header h;
+  std::memcpy(&h, j.w, sizeof h);
+  Gptq g{};
+  g.job = &j;
+  g.k = static_cast<int64_t>(h.in_features);
+  g.n_out = static_cast<int64_t>(h.out_features);
+  g.group_size = h.group_size;
+  g.n_groups = h.n_groups;
+  g.qweight = reinterpret_cast<const uint32_t*>(j.w + h.qweight_offset);
+  g.scales = reinterpret_cast<const uint16_t*>(j.w + h.scales_offset);
+  g.zeros = reinterpret_cast<const uint8_t*>(j.w + h.zeros_offset);
+  g.perm = reinterpret_cast<const int32_t*>(j.w + h.perm_offset);
+  g.rows = j.n * j.c2 * j.c3;
+  return g;
+}
+
+// Activation row r = (column n, batch c2, c3) of the job.
+const float* x_row(const MatMulJob& j, int64_t r) {
+  const int64_t n = r % j.n, b = r / j.n;
+  return reinterpret_cast<const float*>(j.x + static_cast<uint64_t>(n) * j.x_nb1 +
+                                        static_cast<uint64_t>(b % j.c2) * j.x_nb2 +
+                                        static_cast<uint64_t>(b / j.c2) * j.x_nb3);
+}
+
+// Stores `count` results of output columns m0.. for activation row r.
+void store_row(const MatMulJob& j, int64_t r, int64_t m0, const float* v, int64_t count) {
+  const int64_t n = r % j.n, b = r / j.n;
+  std::byte* base = j.dst + static_cast<uint64_t>(n) * j.d_nb1 + static_cast<uint64_t>(b % j.c2) * j.d_nb2 +
+                    static_cast<uint64_t>(b / j.c2) * j.d_nb3;
+  for (int64_t i = 0; i < count; ++i) *reinterpret_cast<float*>(base + static_cast<uint64_t>(m0 + i) * j.d_nb0) = v[i];
+}
+
+// Lanes of the 16-column vector at column c0 that are < n_out.
+__mmask16 column_mask(int64_t c0, int64_t n_out) {
+  const int64_t lanes = n_out - c0;
+  if (lanes <= 0) return 0;
+  return lanes >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1u);
+}
+
+__m512 load_scales(const Gptq& g, int64_t group, int64_t c0, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, g.scales + group * g.n_out + c0));
+}
+
+__m512 load_zeros(const Gptq& g, int64_t group, int64_t c0, __mmask16 m) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, g.zeros + group * g.n_out + c0)));
+}
+
+// ---- fused: RN activation rows x CZ vectors of 16 columns ------------------
+//
+// Tasks split the input rows (kTaskRows each), and the columns only into
+// long strips: a task walks wide rows, so its qweight reads are a few
+// sequential streams instead of one 64-column strip with a stride of N
+// words (a page per read). Each row block leaves a partial sum per output
+// in its own slice of `partial`; the slices are then added in order, so the
+// result does not depend on the thread count. The fold is linear, so a group may span tasks: each
+// segment (<= kSegmentRows rows, never crossing a group) is folded with the
+// sum of x over the segment itself.
+
+constexpr int64_t kTaskRows = 256;    // input rows per task, a multiple of 32
+constexpr int64_t kSegmentRows = 64;  // rows whose codes are summed before a fold
+// Few row blocks (small K): the columns are split too, into strips of at
+// least kMinStrip columns (still long sequential reads), for >= kMinTasks
+// tasks. Both depend on the shape only, never on the thread count.
+constexpr int64_t kMinTasks = 16, kMinStrip = 512;
+
+struct FusedSplit {
+  int64_t row_blocks, strips, strip_cols;
+};
+
+FusedSplit fused_split(const Gptq& g) {
+  FusedSplit s{};
+  s.row_blocks = (g.k + kTaskRows - 1) / kTaskRows;
+  const int64_t want = (kMinTasks + s.row_blocks - 1) / s.row_blocks;
+  const int64_t most = g.n_out / kMinStrip > 1 ? g.n_out / kMinStrip : 1;
+  s.strips = want < most ? want : most;
+  s.strip_cols = ((g.n_out + s.strips - 1) / s.strips + 63) / 64 * 64;  // whole 64-column chunks
+  s.strips = (g.n_out + s.strip_cols - 1) / s.strip_cols;
+  return s;
+}
+
+template <int BITS, int RN, int CZ>
+void fused_segment(const Gptq& g, int64_t k0, int64_t k1, int64_t col0, int64_t col1, const float* sx, float* partial) {
+  constexpr int kPerWord = 32 / BITS;
+  constexpr int64_t kCols = 16 * CZ;
+  const __m512i code_mask = _mm512_set1_epi32((1 << BITS) - 1);
+  const int64_t grp = k0 / g.group_size;
+  for (int64_t c0 = col0; c0 < col1; c0 += kCols) {
+    __mmask16 mask[CZ];
+    TESSERA_UNROLL
+    for (int c = 0; c < CZ; ++c) mask[c] = column_mask(c0 + 16 * c, g.n_out);
+    __m512 qx[RN][CZ];
+    TESSERA_UNROLL
+    for (int r = 0; r < RN; ++r) {
+      TESSERA_UNROLL
+      for (int c = 0; c < CZ; ++c) qx[r][c] = _mm512_setzero_ps();
+    }
+    for (int64_t word = k0 / kPerWord; word < k1 / kPerWord; ++word) {
+      __m512i q[CZ];
+      TESSERA_UNROLL
+      for (int c = 0; c < CZ; ++c) q[c] = _mm512_maskz_loadu_epi32(mask[c], g.qweight + word * g.n_out + c0 + 16 * c);
+      const int64_t kb = word * kPerWord;
+      TESSERA_UNROLL
+      for (int i = 0; i < kPerWord; ++i) {
+        __m512 qf[CZ];
+        TESSERA_UNROLL
+        for (int c = 0; c < CZ; ++c) {
+          qf[c] = _mm512_cvtepi32_ps(_mm512_and_si512(q[c], code_mask));
+          q[c] = _mm512_srli_epi32(q[c], BITS);
+        }
+        TESSERA_UNROLL
+        for (int r = 0; r < RN; ++r) {
+          const __m512 xb = _mm512_set1_ps(g.xp[r * g.k + kb + i]);
+          TESSERA_UNROLL
+          for (int c = 0; c < CZ; ++c) qx[r][c] = _mm512_fmadd_ps(qf[c], xb, qx[r][c]);
+        }
+      }
+    }
+    TESSERA_UNROLL
+    for (int c = 0; c < CZ; ++c) {
+      const __m512 scale = load_scales(g, grp, c0 + 16 * c, mask[c]);
+      const __m512 zero = load_zeros(g, grp, c0 + 16 * c, mask[c]);
+      TESSERA_UNROLL
+      for (int r = 0; r < RN; ++r) {
+        float* p = partial + r * g.n_out + c0 + 16 * c;
+        const __m512 folded = _mm512_mul_ps(scale, _mm512_fnmadd_ps(zero, _mm512_set1_ps(sx[r]), qx[r][c]));
+        _mm512_mask_storeu_ps(p, mask[c], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[c], p), folded));
+      }
+    }
+  }
+}
+
+template <int BITS, int RN, int CZ>
+void fused_task(const Gptq& g, int64_t t) {
+  const FusedSplit split = fused_split(g);
+  const int64_t rb = t / split.strips, col0 = t % split.strips * split.strip_cols;
+  const int64_t col1 = col0 + split.strip_cols < g.n_out ? col0 + split.strip_cols : g.n_out;
+  float* partial = g.scratch + rb * g.rows * g.n_out;
+  for (int64_t r = 0; r < g.rows; ++r)
+    for (int64_t c = col0; c < col1; ++c) partial[r * g.n_out + c] = 0;
+  const int64_t task_end = (rb + 1) * kTaskRows < g.k ? (rb + 1) * kTaskRows : g.k;
+  for (int64_t k0 = rb * kTaskRows; k0 < task_end;) {
+    const int64_t group_end = (k0 / g.group_size + 1) * g.group_size;
+    int64_t k1 = k0 + kSegmentRows;
+    if (k1 > group_end) k1 = group_end;
+    if (k1 > task_end) k1 = task_end;
+    float sx[RN];  // sum of x over the segment, in double, rounded once
+    for (int r = 0; r < RN; ++r) {
+      double s = 0;
+      for (int64_t k = k0; k < k1; ++k) s += static_cast<double>(g.xp[r * g.k + k]);
+      sx[r] = static_cast<float>(s);
+    }
+    fused_segment<BITS, RN, CZ>(g, k0, k1, col0, col1, sx, partial);
+    k0 = k1;
+  }
+}
+
+template <int BITS>
+void fused_range(void* user, int64_t begin, int64_t end, int) {
+  const Gptq& g = *static_cast<const Gptq*>(user);
+  for (int64_t t = begin; t < end; ++t) {
+    switch (g.rows) {
+      case 1:
+        fused_task<BITS, 1, 4>(g, t);
+        break;
+      case 2:
+        fused_task<BITS, 2, 2>(g, t);
+        break;
+      case 3:
+        fused_task<BITS, 3, 2>(g, t);
+        break;
+      default:
+        fused_task<BITS, 4, 2>(g, t);
+        break;
+    }
+  }
+}
+
+// dst = the row blocks' partial sums added in order; one task per 256 outputs.
+constexpr int64_t kReduceCols = 256;
+
+void reduce_range(void* user, int64_t begin, int64_t end, int) {
+  const Gptq& g = *static_cast<const Gptq*>(user);
+  const int64_t tasks = (g.k + kTaskRows - 1) / kTaskRows;
+  alignas(64) float out[kReduceCols];
+  for (int64_t b = begin; b < end; ++b) {
+    const int64_t c0 = b * kReduceCols, count = g.n_out - c0 < kReduceCols ? g.n_out - c0 : kReduceCols;
+    for (int64_t r = 0; r < g.rows; ++r) {
+      for (int64_t i = 0; i < count; ++i) out[i] = 0;
+      for (int64_t t = 0; t < tasks; ++t) {
+        const float* p = g.scratch + (t * g.rows + r) * g.n_out + c0;
+        for (int64_t i = 0; i < count; ++i) out[i] += p[i];
+      }
+      store_row(*g.job, r, c0, out, count);
+    }
+  }
+}
+
+// x[perm[k]] for every activation row (the codes are in sorted-row order).
+void gather(Gptq& g) {
+  for (int64_t r = 0; r < g.rows; ++r) {
+    const float* x = x_row(*g.job, r);
+    float* xp = g.xp + r * g.k;
+    for (int64_t k = 0; k < g.k; ++k) xp[k] = x[g.perm[k]];
+  }
+}
+
+// ---- panel: 32 columns dequantized once, reused by every activation row ---
+
+constexpr int64_t kPanelCols = 32;
+
+template <int BITS>
+void decode_panel(const Gptq& g, int64_t c0, float* panel) {
+  constexpr int kPerWord = 32 / BITS;
+  const __m512i code_mask = _mm512_set1_epi32((1 << BITS) - 1);
+  const __mmask16 m0 = column_mask(c0, g.n_out), m1 = column_mask(c0 + 16, g.n_out);
+  for (int64_t grp = 0; grp < g.n_groups; ++grp) {
+    const int64_t k0 = grp * g.group_size, k1 = k0 + g.group_size < g.k ? k0 + g.group_size : g.k;
+    const __m512 s0 = load_scales(g, grp, c0, m0), s1 = load_scales(g, grp, c0 + 16, m1);
+    const __m512 z0 = load_zeros(g, grp, c0, m0), z1 = load_zeros(g, grp, c0 + 16, m1);
+    for (int64_t word = k0 / kPerWord; word < k1 / kPerWord; ++word) {
+      __m512i q0 = _mm512_maskz_loadu_epi32(m0, g.qweight + word * g.n_out + c0);
+      __m512i q1 = _mm512_maskz_loadu_epi32(m1, g.qweight + word * g.n_out + c0 + 16);
+      TESSERA_UNROLL
+      for (int i = 0; i < kPerWord; ++i) {
+        // scale * (q - zero), the reference's exact float operations.
+        float* row = panel + static_cast<int64_t>(g.perm[word * kPerWord + i]) * kPanelCols;
+        _mm512_store_ps(row, _mm512_mul_ps(s0, _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q0, code_mask)), z0)));
+        _mm512_store_ps(row + 16,
+                        _mm512_mul_ps(s1, _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q1, code_mask)), z1)));
+        q0 = _mm512_srli_epi32(q0, BITS);
+        q1 = _mm512_srli_epi32(q1, BITS);
+      }
+    }
+  }
+}
+
+template <int RN>
+void panel_rows(const Gptq& g, const float* panel, int64_t r0, int64_t c0) {
+  const float* x[RN];
+  TESSERA_UNROLL
+  for (int r = 0; r < RN; ++r) x[r] = x_row(*g.job, r0 + r);
+  __m512 acc[RN][2];
+  TESSERA_UNROLL
+  for (int r = 0; r < RN; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < g.k; ++k) {
+    const __m512 w0 = _mm512_load_ps(panel + k * kPanelCols), w1 = _mm512_load_ps(panel + k * kPanelCols + 16);
+    TESSERA_UNROLL
+    for (int r = 0; r < RN; ++r) {
+      const __m512 xb = _mm512_set1_ps(x[r][k]);
+      acc[r][0] = _mm512_fmadd_ps(w0, xb, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(w1, xb, acc[r][1]);
+    }
+  }
+  const int64_t count = g.n_out - c0 < kPanelCols ? g.n_out - c0 : kPanelCols;
+  TESSERA_UNROLL
+  for (int r = 0; r < RN; ++r) {
+    alignas(64) float out[kPanelCols];
+    _mm512_store_ps(out, acc[r][0]);
+    _mm512_store_ps(out + 16, acc[r][1]);
+    store_row(*g.job, r0 + r, c0, out, count);
+  }
+}
+
+template <int BITS>
+void panel_range(void* user, int64_t begin, int64_t end, int thread) {
+  const Gptq& g = *static_cast<const Gptq*>(user);
+  float* panel = g.scratch + static_cast<int64_t>(thread) * g.panel_floats;
+  for (int64_t t = begin; t < end; ++t) {
+    const int64_t c0 = t * kPanelCols;
+    decode_panel<BITS>(g, c0, panel);
+    int64_t r = 0;
+    for (; r + 6 <= g.rows; r += 6) panel_rows<6>(g, panel, r, c0);
+    switch (g.rows - r) {
+      case 1:
+        panel_rows<1>(g, panel, r, c0);
+        break;
+      case 2:
+        panel_rows<2>(g, panel, r, c0);
+        break;
+      case 3:
+        panel_rows<3>(g, panel, r, c0);
+        break;
+      case 4:
+        panel_rows<4>(g, panel, r, c0);
+        break;
+      case 5:
+        panel_rows<5>(g, panel, r, c0);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+template <int BITS>
+void run_gptq(const MatMulJob& j, ThreadPool& pool) {
+  Gptq g = gptq_of(j);
+  if (g.rows == 0) return;
+  if (g.rows <= kFusedMaxRows) {
+    const FusedSplit split = fused_split(g);
+    const size_t floats = static_cast<size_t>(g.rows * g.k + split.row_blocks * g.rows * g.n_out);
+    void* mem = ::operator new (floats * sizeof(float), std::align_val_t{64});
+    g.xp = static_cast<float*>(mem);
+    g.scratch = g.xp + g.rows * g.k;  // partial sums [row blocks][rows][n_out]
+    gather(g);
+    pool.parallel_for(split.row_blocks * split.strips, fused_range<BITS>, &g);
+    pool.parallel_for((g.n_out + kReduceCols - 1) / kReduceCols, reduce_range, &g);
+    ::operator delete (mem, std::align_val_t{64});
+    return;
+  }
+  g.panel_floats = g.k * kPanelCols;
+  const size_t bytes = static_cast<size_t>(g.panel_floats) * sizeof(float) * static_cast<size_t>(pool.size());
+  void* mem = ::operator new (bytes, std::align_val_t{64});
+  g.scratch = static_cast<float*>(mem);
+  pool.parallel_for((g.n_out + kPanelCols - 1) / kPanelCols, panel_range<BITS>, &g);
+  ::operator delete (mem, std::align_val_t{64});
+}
+
+}  // namespace
+
+MatMulFn gptq_kernel(int32_t dtype) {
+  switch (dtype) {
+    case TESSERA_DTYPE_GPTQ_4BIT:
+      return run_gptq<4>;
+    case TESSERA_DTYPE_GPTQ_8BIT:
+      return run_gptq<8>;
+    default:
+      return nullptr;  // 3 bits: codes straddle words; the scalar path runs it
+  }
+}
+
+}  // namespace tessera::cpu::avx512

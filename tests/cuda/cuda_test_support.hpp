@@ -1,0 +1,235 @@
+// Helpers for the cuda plugin tests: load the cuda and cpu plugins through
+// the core the way the product does, run one graph on either with the same
+// inputs, and compare. Every GPU test starts with TESSERA_REQUIRE_CUDA(),
+// which skips with the CUDA runtime's reason where there is no device.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tessera/core/config_tree.hpp"
+#include "tessera/core/plugin_registry.hpp"
+#include "tessera/tessera.h"
+#include "test_data.hpp"
+
+namespace tessera::cuda_test {
+
+inline PluginRegistry& registry() {
+  static PluginRegistry* r = [] {
+    auto* reg = new PluginRegistry;
+    reg->discover({tessera::test::build_plugin_dir()});
+    return reg;
+  }();
+  return *r;
+}
+
+inline Plugin& plugin(const std::string& name) {
+  Plugin* p = registry().find_mutable(name);
+  if (p == nullptr) throw std::runtime_error(name + " plugin not found in " + tessera::test::build_plugin_dir().string());
+  return *p;
+}
+
+// Empty when GPU 0 is usable, else why not ("CUDA driver version is insufficient ...").
+inline std::string no_device_reason() {
+  Plugin& cuda = plugin("cuda");
+  if (cuda.compute()->device_count(cuda.state()) > 0) return {};
+  tessera_device_info info{};
+  info.struct_size = sizeof info;
+  tessera_error err;
+  tessera_error_init(&err);
+  if (cuda.compute()->device_info(cuda.state(), 0, &info, &err) == TESSERA_OK) return "device_count is 0";
+  std::string message = err.message;
+  const std::string prefix = "cuda: no CUDA device: ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
+#define TESSERA_REQUIRE_CUDA()                                                      \
+  do {                                                                              \
+    const std::string why_ = ::tessera::cuda_test::no_device_reason();              \
+    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;                  \
+  } while (0)
+
+// Bytes of a contiguous tensor of `dtype` and shape `ne`.
+inline uint64_t bytes_of(int32_t dtype, const std::vector<int64_t>& ne) {
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  uint64_t n = static_cast<uint64_t>(ne.empty() ? 1 : ne[0]) / t.block_elements * t.block_bytes;
+  for (std::size_t i = 1; i < ne.size(); ++i) n *= static_cast<uint64_t>(ne[i]);
+  return n;
+}
+
+// One backend of `plugin_name` created from a YAML compute entry.
+class Backend {
+ public:
+  Backend(const std::string& plugin_name, const std::string& yaml, int32_t device = 0)
+      : plugin_(plugin(plugin_name)), api_(*plugin_.compute()) {
+    ConfigTree tree(YAML::Load(yaml), "test.yaml", "compute[0]");
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.backend_create(plugin_.state(), device, tree.root(), &backend_, &err) != TESSERA_OK)
+      throw std::runtime_error(plugin_name + " backend_create: " + err.message);
+  }
+  ~Backend() {
+    for (tessera_buffer* b : buffers_) api_.buffer_free(b);
+    if (backend_ != nullptr) api_.backend_free(backend_);
+  }
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  const tessera_compute_interface& api() const { return api_; }
+  tessera_backend* get() const { return backend_; }
+
+  tessera_buffer* alloc(uint64_t bytes) {
+    tessera_buffer* b = nullptr;
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.buffer_alloc(backend_, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+    buffers_.push_back(b);
+    return b;
+  }
+
+  // A contiguous tensor in its own buffer, filled with `data` (if any).
+  tessera_tensor tensor(int32_t dtype, std::vector<int64_t> ne, const void* data, const char* name) {
+    tessera_tensor t{};
+    t.struct_size = sizeof t;
+    t.dtype = dtype;
+    t.n_dims = static_cast<uint32_t>(ne.size());
+    const tessera_dtype_traits traits = tessera_dtype_info(dtype);
+    for (int i = 0; i < 4; ++i) t.ne[i] = i < static_cast<int>(ne.size()) ? ne[i] : 1;
+    t.nb[0] = traits.block_bytes;
+    t.nb[1] = static_cast<uint64_t>(t.ne[0]) / traits.block_elements * traits.block_bytes;
+    for (int i = 2; i < 4; ++i) t.nb[i] = t.nb[i - 1] * static_cast<uint64_t>(t.ne[i - 1]);
+    const uint64_t bytes = t.nb[3] * static_cast<uint64_t>(t.ne[3]);
+    t.buffer = alloc(bytes);
+    t.name = name;
+    if (data != nullptr) write(t, 0, data, bytes);
+    return t;
+  }
+
+  void write(const tessera_tensor& t, uint64_t offset, const void* data, uint64_t bytes) {
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.buffer_write(t.buffer, t.offset + offset, data, bytes, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+  }
+
+  std::vector<uint8_t> read_bytes(const tessera_tensor& t) {
+    std::vector<uint8_t> out(t.nb[3] * static_cast<uint64_t>(t.ne[3]));
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.buffer_read(t.buffer, t.offset, out.data(), out.size(), &err) != TESSERA_OK) throw std::runtime_error(err.message);
+    return out;
+  }
+  std::vector<float> read_floats(const tessera_tensor& t) {
+    const std::vector<uint8_t> bytes = read_bytes(t);
+    std::vector<float> out(bytes.size() / 4);
+    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+    return out;
+  }
+
+  // Executes and synchronizes; returns the status and message.
+  std::pair<tessera_status, std::string> execute(const std::vector<tessera_node*>& nodes) {
+    tessera_graph g{sizeof(tessera_graph), nodes.size(), nodes.data()};
+    tessera_error err;
+    tessera_error_init(&err);
+    tessera_status s = api_.graph_execute(backend_, &g, &err);
+    if (s == TESSERA_OK) s = api_.synchronize(backend_, &err);
+    return {s, s == TESSERA_OK ? std::string() : std::string(err.message)};
+  }
+
+ private:
+  Plugin& plugin_;
+  const tessera_compute_interface& api_;
+  tessera_backend* backend_ = nullptr;
+  std::vector<tessera_buffer*> buffers_;
+};
+
+inline tessera_node make_node(int32_t op, tessera_tensor* dst, std::vector<tessera_tensor*> src) {
+  tessera_node n{};
+  n.struct_size = sizeof n;
+  n.op = op;
+  n.dst = dst;
+  for (std::size_t i = 0; i < src.size(); ++i) n.src[i] = src[i];
+  return n;
+}
+
+inline std::vector<float> random_floats(std::size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// ||a - b|| / ||b|| over all elements (0 for two zero vectors).
+inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    norm += static_cast<double>(b[i]) * b[i];
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+// An input of a one-node case: dtype, shape and raw bytes.
+struct Input {
+  int32_t dtype;
+  std::vector<int64_t> ne;
+  std::vector<uint8_t> bytes;
+};
+
+template <class T>
+Input input(int32_t dtype, std::vector<int64_t> ne, const std::vector<T>& values) {
+  Input in{dtype, std::move(ne), {}};
+  in.bytes.resize(values.size() * sizeof(T));
+  std::memcpy(in.bytes.data(), values.data(), in.bytes.size());
+  return in;
+}
+
+// One node: its op, params, inputs and output; run() executes it on a
+// backend of `plugin_name` and returns dst's bytes.
+struct OpCase {
+  int32_t op = TESSERA_OP_NONE;
+  std::vector<Input> src;
+  int32_t dst_dtype = TESSERA_DTYPE_F32;
+  std::vector<int64_t> dst_ne;
+  int32_t i_params[TESSERA_MAX_OP_PARAMS] = {};
+  float f_params[TESSERA_MAX_OP_PARAMS] = {};
+
+  std::vector<uint8_t> run(const std::string& plugin_name, const std::string& yaml) const {
+    Backend b(plugin_name, yaml);
+    std::vector<tessera_tensor> tensors;
+    tensors.reserve(src.size() + 1);
+    for (std::size_t i = 0; i < src.size(); ++i)
+      tensors.push_back(b.tensor(src[i].dtype, src[i].ne, src[i].bytes.data(), "input"));
+    tessera_tensor dst = b.tensor(dst_dtype, dst_ne, nullptr, "output");
+    std::vector<tessera_tensor*> srcs;
+    for (auto& t : tensors) srcs.push_back(&t);
+    tessera_node node = make_node(op, &dst, srcs);
+    std::memcpy(node.i_params, i_params, sizeof i_params);
+    std::memcpy(node.f_params, f_params, sizeof f_params);
+    const auto [status, message] = b.execute({&node});
+    if (status != TESSERA_OK) throw std::runtime_error(plugin_name + ": " + message);
+    return b.read_bytes(dst);
+  }
+  std::vector<float> run_floats(const std::string& plugin_name, const std::string& yaml) const {
+    const std::vector<uint8_t> bytes = run(plugin_name, yaml);
+    std::vector<float> out(bytes.size() / 4);
+    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+    return out;
+  }
+};
+
+inline const std::string kCpu = "{backend: cpu, threads: 2}";
+inline const std::string kCuda = "{backend: cuda}";
+inline const std::string kCudaEager = "{backend: cuda, cuda_graphs: false}";
+
+}  // namespace tessera::cuda_test

@@ -1,0 +1,103 @@
+// `tessera synth --format gptq` (core's synthesize_gptq_model): the written
+// directory must load through the gptq reader with the shape's dimensions,
+// GPTQ layouts of the requested bits / group / act-order, and a
+// tokenizer.model that SentencePiece itself accepts.
+#include <gtest/gtest.h>
+
+#include "gptq_layout_view.hpp"
+#include "hf_model.hpp"
+#include "safetensors_test_writer.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/gptq_synth.hpp"
+#include "tessera/core/sentencepiece_tokenizer.hpp"
+
+namespace {
+
+using namespace tessera::test::gptq;
+using tessera::gptq::HfModel;
+
+void expect_model_of_shape(const HfModel& m, const tessera::ModelShape& s, uint32_t bits, uint32_t group_size,
+                           bool act_order) {
+  auto u = [&](const char* key) { return m.metadata().find(key) ? m.metadata().find(key)->as.u : ~0ull; };
+  EXPECT_EQ(u("llama.embedding_length"), static_cast<uint64_t>(s.embedding));
+  EXPECT_EQ(u("llama.block_count"), static_cast<uint64_t>(s.layers));
+  EXPECT_EQ(u("llama.attention.head_count"), static_cast<uint64_t>(s.heads));
+  EXPECT_EQ(u("llama.attention.head_count_kv"), static_cast<uint64_t>(s.kv_heads));
+  EXPECT_EQ(u("llama.feed_forward_length"), static_cast<uint64_t>(s.feed_forward));
+  EXPECT_EQ(u("llama.vocab_size"), static_cast<uint64_t>(s.vocab_size));
+  EXPECT_EQ(u("llama.context_length"), static_cast<uint64_t>(s.context));
+  EXPECT_EQ(u("gptq.bits"), bits);
+  const auto e = static_cast<uint64_t>(s.embedding), ff = static_cast<uint64_t>(s.feed_forward);
+  const auto kv = static_cast<uint64_t>(s.head_dim() * s.kv_heads);
+  EXPECT_EQ(m.find_tensor("output.weight").has_value(), !s.tied_embeddings);
+  EXPECT_EQ(m.tensor(*m.find_tensor("token_embd.weight")).dims, (std::vector<uint64_t>{e, static_cast<uint64_t>(s.vocab_size)}));
+  const int32_t dtype = bits == 4 ? TESSERA_DTYPE_GPTQ_4BIT : bits == 8 ? TESSERA_DTYPE_GPTQ_8BIT : TESSERA_DTYPE_GPTQ_3BIT;
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    for (const auto& [name, in, out] : {std::tuple{"attn_q", e, e}, std::tuple{"attn_k", e, kv}, std::tuple{"attn_v", e, kv},
+                                        std::tuple{"attn_output", e, e}, std::tuple{"ffn_gate", e, ff},
+                                        std::tuple{"ffn_up", e, ff}, std::tuple{"ffn_down", ff, e}}) {
+      SCOPED_TRACE(b + name);
+      const auto& t = m.tensor(*m.find_tensor(b + name + ".weight"));
+      EXPECT_EQ(t.dtype, dtype);
+      EXPECT_EQ(t.dims, (std::vector<uint64_t>{in, out}));
+      const LayoutView v(t.data, t.n_bytes);
+      v.expect_consistent(bits, in, out, group_size == 0 ? static_cast<uint32_t>(in) : group_size);
+      EXPECT_EQ((v.header().flags & TESSERA_GPTQ_FLAG_ACT_ORDER) != 0, act_order);
+      EXPECT_EQ(v.zero(0, 0), 1u << (bits - 1));  // symmetric: the real zero after undoing v1's minus one
+    }
+  }
+}
+
+TEST(GptqSynth, FourBitGroup128LoadsWithTheShapesDimensions) {
+  TempDir tmp;
+  const auto& shape = tessera::find_model_shape("stories15m");
+  tessera::GptqSynthOptions options;
+  const auto stats = tessera::synthesize_gptq_model(shape, options, tmp.path() / "m");
+  EXPECT_EQ(stats.quantized, 7u * 6u);
+  const auto m = HfModel::open(tmp.path() / "m");
+  expect_model_of_shape(*m, shape, 4, 128, false);
+  // The placeholder tokenizer is a real SentencePiece model of the vocabulary size.
+  const tessera::SentencePieceTokenizer tokenizer(tmp.path() / "m/tokenizer.model");
+  EXPECT_EQ(tokenizer.vocab_size(), shape.vocab_size);
+  const auto ids = tokenizer.encode("hi", true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), 1);  // BOS
+}
+
+TEST(GptqSynth, ThreeBitActOrderAndEightBitOneGroup) {
+  const auto& shape = tessera::find_model_shape("stories15m");
+  {
+    TempDir tmp;
+    tessera::GptqSynthOptions options;
+    options.bits = 3;
+    options.group_size = 32;
+    options.act_order = true;
+    tessera::synthesize_gptq_model(shape, options, tmp.path() / "m");
+    expect_model_of_shape(*HfModel::open(tmp.path() / "m"), shape, 3, 32, true);
+  }
+  {
+    TempDir tmp;
+    tessera::GptqSynthOptions options;
+    options.bits = 8;
+    options.group_size = -1;
+    tessera::synthesize_gptq_model(shape, options, tmp.path() / "m");
+    expect_model_of_shape(*HfModel::open(tmp.path() / "m"), shape, 8, 0, false);
+  }
+}
+
+TEST(GptqSynth, RefusesShapesGptqCannotPack) {
+  TempDir tmp;
+  try {
+    tessera::synthesize_gptq_model(tessera::find_model_shape("stories260k"), {}, tmp.path() / "m");
+    ADD_FAILURE() << "stories260k (ffn 172) was accepted";
+  } catch (const tessera::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mlp.gate_proj is 172 x 64"), std::string::npos) << e.what();
+  }
+  tessera::GptqSynthOptions options;
+  options.bits = 2;
+  EXPECT_THROW(tessera::synthesize_gptq_model(tessera::find_model_shape("stories15m"), options, tmp.path() / "n"),
+               tessera::Error);
+}
+
+}  // namespace
