@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -247,3 +248,52 @@ TEST_F(GgufPlugin, LogsThroughTheHost) {
 }
 
 }  // namespace
+
+// 64-bit offsets: a sparse file of just over 4 GiB whose one tensor lies
+// past the 4 GiB mark. A reader that keeps offsets in 32 bits would map the
+// wrong bytes (or refuse the file).
+TEST(GgufLargeFile, TensorPastFourGiBIsMappedAndReadAtItsOffset) {
+  if (!fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"))
+    GTEST_SKIP() << "libtessera_gguf.so is not built";
+  constexpr uint64_t kFourGiB = uint64_t{1} << 32;
+  Writer w;
+  w.kv("general.architecture", kString, string_value("llama"));
+  w.tensor({"tail.weight", {8}, kTF32});
+  Bytes header = w.build();
+  const uint64_t data_start = w.at("data");
+  patch<uint64_t>(header, w.at("tensor.tail.weight.offset"), kFourGiB);
+  header.resize(data_start);  // the tensor's bytes go to data_start + 4 GiB
+  float tail[8];
+  for (int i = 0; i < 8; ++i) tail[i] = 1.5f * static_cast<float>(i) - 3.0f;
+
+  const fs::path path = temp_file("large.gguf");
+  write_file(path, header);
+  {
+    std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(data_start + kFourGiB));  // sparse: no 4 GiB written
+    out.write(reinterpret_cast<const char*>(tail), sizeof tail);
+    ASSERT_TRUE(out.good()) << "could not write a sparse 4 GiB file in " << path.parent_path();
+  }
+  ASSERT_GT(fs::file_size(path), kFourGiB);
+
+  LoadedPlugin plugin;
+  tessera_model_file* file = nullptr;
+  tessera_error err;
+  ASSERT_EQ(plugin.open(path, &file, err), TESSERA_OK) << err.message;
+  const tessera_format_interface& f = plugin.format();
+  tessera_tensor_info info{};
+  info.struct_size = sizeof info;
+  ASSERT_EQ(f.tensor_info(file, 0, &info, &err), TESSERA_OK) << err.message;
+  EXPECT_EQ(info.file_offset, data_start + kFourGiB);
+  EXPECT_EQ(info.n_bytes, sizeof tail);
+  const void* data = nullptr;
+  uint64_t size = 0;
+  ASSERT_EQ(f.tensor_map(file, 0, &data, &size, &err), TESSERA_OK) << err.message;
+  ASSERT_EQ(size, sizeof tail);
+  EXPECT_EQ(std::memcmp(data, tail, sizeof tail), 0);
+  float copy[8] = {};
+  ASSERT_EQ(f.tensor_read(file, 0, 0, copy, sizeof copy, &err), TESSERA_OK) << err.message;
+  EXPECT_EQ(std::memcmp(copy, tail, sizeof tail), 0);
+  f.close(file);
+  fs::remove_all(path.parent_path());
+}

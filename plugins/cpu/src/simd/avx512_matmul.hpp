@@ -99,17 +99,24 @@ inline float* dst_at(const MatMulJob& j, const Task& t, int64_t m, int64_t n) {
 }
 
 // ---- fused: RR rows x RN columns, decoded blocks straight into FMAs --------
+// The accumulator arrays only live in registers when the loops over them are
+// fully unrolled; GCC at -O2 does not do that on its own (they spilled to the
+// stack), hence the unroll pragmas.
 
 template <class D, int RN, int RR>
 inline void fused_rows(const std::byte* const* w, const float* const* x, int64_t k, float (&out)[RR][RN]) {
   __m512 acc[RR][RN][2];
+  #pragma GCC unroll 16
   for (int r = 0; r < RR; ++r)
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
   const int64_t blocks = k / D::kValues;
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t base = b * D::kValues;
+    #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r)
       D::block(w[r] + static_cast<uint64_t>(b) * D::kBytes, [&](int off, __m512 lo, __m512 hi) {
+        #pragma GCC unroll 16
         for (int c = 0; c < RN; ++c) {
           acc[r][c][0] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(x[c] + base + off), acc[r][c][0]);
           acc[r][c][1] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x[c] + base + off + 16), acc[r][c][1]);
@@ -120,8 +127,10 @@ inline void fused_rows(const std::byte* const* w, const float* const* x, int64_t
     const int64_t base = blocks * D::kValues, rest = k - base;
     if (rest > 0) {
       const __mmask16 m0 = tail_mask(rest, 0), m1 = tail_mask(rest, 1);
+      #pragma GCC unroll 16
       for (int r = 0; r < RR; ++r)
         D::tail(w[r] + static_cast<uint64_t>(blocks) * D::kBytes, m0, m1, [&](int, __m512 lo, __m512 hi) {
+          #pragma GCC unroll 16
           for (int c = 0; c < RN; ++c) {
             acc[r][c][0] = _mm512_fmadd_ps(lo, _mm512_maskz_loadu_ps(m0, x[c] + base), acc[r][c][0]);
             acc[r][c][1] = _mm512_fmadd_ps(hi, _mm512_maskz_loadu_ps(m1, x[c] + base + 16), acc[r][c][1]);
@@ -129,7 +138,9 @@ inline void fused_rows(const std::byte* const* w, const float* const* x, int64_t
         });
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < RR; ++r)
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) out[r][c] = hsum(_mm512_add_ps(acc[r][c][0], acc[r][c][1]));
 }
 
@@ -197,27 +208,37 @@ inline void decode_row(const std::byte* w, int64_t k, float* out) {
 template <int RN>
 inline void panel_tile(const float* panel, int64_t stride, const float* const* x, int64_t k, float (&out)[4][RN]) {
   __m512 acc[4][RN];
+  #pragma GCC unroll 16
   for (int r = 0; r < 4; ++r)
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) acc[r][c] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
     __m512 wv[4];
+    #pragma GCC unroll 16
     for (int r = 0; r < 4; ++r) wv[r] = _mm512_load_ps(panel + r * stride + i);
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) {
       const __m512 xv = _mm512_loadu_ps(x[c] + i);
+      #pragma GCC unroll 16
       for (int r = 0; r < 4; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
     }
   }
   if (i < k) {
     const __mmask16 m = tail_mask(k - i, 0);
     __m512 wv[4];
+    #pragma GCC unroll 16
     for (int r = 0; r < 4; ++r) wv[r] = _mm512_load_ps(panel + r * stride + i);
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x[c] + i);
+      #pragma GCC unroll 16
       for (int r = 0; r < 4; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < 4; ++r)
+    #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) out[r][c] = hsum(acc[r][c]);
 }
 
