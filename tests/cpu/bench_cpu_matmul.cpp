@@ -1,8 +1,10 @@
 // Mat-vec (N = 1) and prefill (N = 64) MUL_MAT throughput of the cpu plugin,
-// scalar reference vs avx512 kernels on 1 and 2 threads, plus a plain
+// scalar reference vs avx512 (and vnni: int8 activations, Q4_0 / Q8_0 mat-vec)
+// kernels on 1 and 2 threads, plus a plain
 // memcpy as the machine's memory bandwidth yardstick. Not a test: run
 //   build/bin/bench_cpu_matmul            (everything)
 //   build/bin/bench_cpu_matmul --quick    (4096 x 4096 only)
+//   build/bin/bench_cpu_matmul --vnni     (Q4_0 / Q8_0 mat-vec, avx512 vs vnni)
 // Times are the best of several runs; GB/s counts the weight bytes once.
 // Mat-vec cycles through enough weight copies (>= 160 MB) that every run
 // reads its weights from DRAM, not from the L3 a single copy would fit in.
@@ -65,6 +67,9 @@ std::vector<uint8_t> bench_weights(int32_t dtype, int64_t k, int64_t m) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  // --vnni: only the Q4_0 / Q8_0 mat-vecs, avx512 vs vnni (int8 activations).
+  const bool vnni_only = argc > 1 && std::strcmp(argv[1], "--vnni") == 0;
+  const bool have_vnni = Backend(yaml_for("vnni", 1)).create_status().code == TESSERA_OK;
   std::printf("memcpy bandwidth (read + write): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
               copy_bandwidth(size_t{256} << 20, 1), copy_bandwidth(size_t{256} << 20, 2));
   {
@@ -83,15 +88,20 @@ int main(int argc, char** argv) {
   if (!quick) shapes.push_back({11008, 4096});
   for (int32_t dtype : {TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_F16})
     for (const Shape& s : shapes) {
+      const bool int8_type = dtype == TESSERA_DTYPE_Q4_0 || dtype == TESSERA_DTYPE_Q8_0;
+      if (vnni_only && !int8_type) continue;
       const auto w = bench_weights(dtype, s.k, s.m);
       for (int64_t n : {1, 64}) {
+        if (vnni_only && n > 1) continue;
         const auto x = random_floats(static_cast<size_t>(s.k * n), 3);
         const MatMulCase c{dtype, s.k, s.m, n};
         for (int threads : {1, 2}) {
           double scalar_time = 0;
-          for (const char* kernels : {"scalar", "avx512"}) {
+          for (const char* kernels : {"scalar", "avx512", "vnni"}) {
             // The scalar prefill of the big shape takes seconds: skip it.
-            if (std::strcmp(kernels, "scalar") == 0 && n > 1 && s.m > 4096) continue;
+            if (std::strcmp(kernels, "scalar") == 0 && (vnni_only || (n > 1 && s.m > 4096))) continue;
+            // vnni differs from avx512 only for Q4_0 / Q8_0 mat-vec.
+            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type || n > 4)) continue;
             const size_t copies = n > 1 ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
             std::vector<std::unique_ptr<MatMulRun>> runs;
             for (size_t i = 0; i < copies; ++i)
@@ -105,7 +115,7 @@ int main(int argc, char** argv) {
             if (std::strcmp(kernels, "scalar") == 0) scalar_time = t;
             const double flops = 2.0 * static_cast<double>(s.m * s.k * n);
             char speedup[16] = "";
-            if (std::strcmp(kernels, "avx512") == 0 && scalar_time > 0)
+            if (std::strcmp(kernels, "scalar") != 0 && scalar_time > 0)
               std::snprintf(speedup, sizeof speedup, "%.1fx", scalar_time / t);
             std::printf("%-6s %5lldx%-6lld %3lld %-7s %2d %10.3f %8.2f %8.1f %8s\n", dtype_name(dtype).c_str(),
                         static_cast<long long>(s.m), static_cast<long long>(s.k), static_cast<long long>(n), kernels,

@@ -1,6 +1,7 @@
 #include "thread_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace tessera::cpu {
 namespace {
@@ -12,6 +13,22 @@ namespace {
 #define TESSERA_STATIC_TLS __attribute__((tls_model("initial-exec")))
 thread_local TESSERA_STATIC_TLS const ThreadPool* t_worker_of = nullptr;
 thread_local TESSERA_STATIC_TLS int t_worker_index = 0;
+// How long a waiting thread spins before it sleeps on the condition
+// variable: long enough to bridge the gap between two ops of one decode step,
+// short enough not to burn a core while the model idles.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+
+template <class Ready>
+bool spin_until(Ready&& ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpinFor;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -62,8 +79,9 @@ void ThreadPool::parallel_for(int64_t n_tasks, tessera_cpu_task_fn fn, void* use
   wake_.notify_all();
   const auto [begin, end] = range_of(n_tasks, parts, 0);
   fn(user, begin, end, 0);
+  spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+  done_.wait(lock, [this] { return pending_.load() == 0; });
   busy_ = false;
 }
 
@@ -76,9 +94,10 @@ void ThreadPool::worker_loop(int index) {
     int parts;
     tessera_cpu_task_fn fn;
     void* user;
+    spin_until([&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
       if (stopping_) return;
       seen = generation_;
       tasks = job_tasks_;
@@ -92,7 +111,7 @@ void ThreadPool::worker_loop(int index) {
     }
     {
       std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_one();
     }
   }
 }

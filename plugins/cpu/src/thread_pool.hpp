@@ -2,6 +2,7 @@
 // takes part as worker 0, so a pool of N threads starts N - 1 of its own.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -60,10 +61,13 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;  // bumped once per job
-  bool stopping_ = false;
-  bool busy_ = false;  // a job is running (nested calls run inline)
-  int pending_ = 0;    // workers still running the current job
+  // Written under mutex_; atomic so waiters can spin on them briefly before
+  // sleeping (a decode step runs hundreds of microsecond-sized ops, and a
+  // futex wake-up per op costs more than the op).
+  std::atomic<uint64_t> generation_{0};  // bumped once per job
+  std::atomic<bool> stopping_{false};
+  bool busy_ = false;          // a job is running (nested calls run inline)
+  std::atomic<int> pending_{0};  // workers still running the current job
   // The current job.
   int64_t job_tasks_ = 0;
   int job_parts_ = 0;

@@ -12,7 +12,10 @@ namespace tessera::cpu {
 
 std::string Kernels::describe() const {
   if (path == KernelPath::scalar) return "scalar";
-  return bf16_dot ? "avx512 (bf16 dot)" : "avx512";
+  std::string s = "avx512";
+  if (bf16_dot) s += " (bf16 dot)";
+  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0";
+  return s;
 }
 
 std::string avx512_missing() {
@@ -36,18 +39,23 @@ std::string avx512_missing() {
 Kernels select_kernels(const std::string& request, const std::string& where) {
   Kernels k;
   if (request == "scalar") return k;
-  if (request != "auto" && request != "avx512")
+  if (request != "auto" && request != "avx512" && request != "vnni")
     throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
                      where + "cpu: 'kernels' is '" + request + "', expected " + kKernelChoices);
   const std::string missing = avx512_missing();
   if (!missing.empty()) {
-    if (request == "avx512")
-      throw sdk::Error(TESSERA_ERR_UNSUPPORTED, where + "cpu: 'kernels: avx512' needs a CPU (and OS) with " +
-                                                    missing + ", which this machine lacks; use auto or scalar");
+    if (request != "auto")
+      throw sdk::Error(TESSERA_ERR_UNSUPPORTED, where + "cpu: 'kernels: " + request +
+                                                    "' needs a CPU (and OS) with " + missing +
+                                                    ", which this machine lacks; use auto or scalar");
     return k;  // auto: the portable reference path
   }
+  if (request == "vnni" && !cpu_features().avx512vnni)
+    throw sdk::Error(TESSERA_ERR_UNSUPPORTED, where + "cpu: 'kernels: vnni' needs a CPU with AVX512_VNNI "
+                                                      "(vpdpbusd), which this machine lacks; use auto or avx512");
   k.path = KernelPath::avx512;
   k.bf16_dot = cpu_features().avx512bf16;
+  k.int8_dot = request == "vnni";  // not for auto: it rounds activations to int8
   return k;
 }
 
@@ -58,6 +66,8 @@ MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
   return nullptr;
 #else
   if (dtype == TESSERA_DTYPE_BF16 && kernels.bf16_dot) return avx512::bf16_dot_kernel();
+  if (kernels.int8_dot)
+    if (MatMulFn f = avx512::vnni_kernel(dtype)) return f;
   if (MatMulFn f = avx512::float_kernel(dtype)) return f;
   if (MatMulFn f = avx512::legacy_kernel(dtype)) return f;
   if (MatMulFn f = avx512::gptq_kernel(dtype)) return f;

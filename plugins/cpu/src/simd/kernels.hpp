@@ -1,5 +1,5 @@
 // Which mul_mat kernels a backend runs: the backend parameter `kernels`
-// (auto | avx512 | scalar) resolved against the CPU once, at backend_create.
+// (auto | avx512 | vnni | scalar) resolved against the CPU once, at backend_create.
 #pragma once
 
 #include <cstdint>
@@ -14,16 +14,17 @@ enum class KernelPath { scalar, avx512 };
 struct Kernels {
   KernelPath path = KernelPath::scalar;
   bool bf16_dot = false;  // BF16 weights via vdpbf16ps (AVX512_BF16)
+  bool int8_dot = false;  // `vnni`: Q4_0 / Q8_0 mat-vec on int8 activations (AVX512_VNNI)
   // "avx512 (bf16 dot)" / "scalar": for logs and messages.
   std::string describe() const;
 };
 
 // The values `kernels` accepts, for messages and the parameter spec.
-inline constexpr const char* kKernelChoices = "auto, avx512 or scalar";
+inline constexpr const char* kKernelChoices = "auto, avx512, vnni or scalar";
 
 // Resolves a `kernels` value. Throws sdk::Error(INVALID_ARGUMENT) for an
-// unknown value and sdk::Error(UNSUPPORTED) for `avx512` on a CPU (or OS)
-// without it, naming what is missing. `where` prefixes messages (YAML location).
+// unknown value and sdk::Error(UNSUPPORTED) for `avx512` / `vnni` on a CPU
+// (or OS) without it, naming what is missing. `where` prefixes messages (YAML location).
 Kernels select_kernels(const std::string& request, const std::string& where = {});
 
 // Whether this CPU can run the AVX-512 kernels, and if not, why ("" if it can).

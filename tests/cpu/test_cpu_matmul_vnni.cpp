@@ -1,0 +1,172 @@
+// `kernels: vnni`: Q4_0 / Q8_0 mat-vec (N <= 4) on int8-quantized
+// activations. Skipped, with the reason, on CPUs without AVX512_VNNI.
+//
+// Two references:
+// (a) tight: the same math in double. The weights come from the SDK
+//     dequantizer (exact: d_w times a small integer), the activations from the
+//     quantizer below, written from the spec (blocks of 32, amax = max |x|,
+//     d = amax / 127 in float, id = d != 0 ? 1 / d : 0, q = round half away
+//     from zero of x * id). The kernel sums exact block integer dots times the
+//     float d_w * d_x in float (per-lane chains of K / 256 blocks), so its
+//     error is a few float roundings of the sum of |terms|: we allow
+//     |vnni - ref| <= 1e-5 * sum_i |w_i * xq_i|, a bound cancellation cannot
+//     shrink.
+// (b) loose: the scalar reference on the unquantized activations. Rounding
+//     x to 8 bits moves each value by at most amax / 254, random sign, about
+//     0.4% RMS of values uniform in [-1, 1], so each output moves by ~0.4% of
+//     sqrt(sum_i (w_i x_i)^2). Over a case's whole output we allow
+//     ||vnni - scalar|| < 2e-2 * sqrt(sum_outputs sum_i (w_i x_i)^2) (5x the
+//     expected value; measured with respect to the terms, not ||scalar||,
+//     which cancellation can make arbitrarily small for M = 1).
+#include "matmul_simd_support.hpp"
+#include "tessera/quant/dequantize.hpp"
+
+using namespace tessera::cpu_test;
+
+namespace {
+
+// Whether `kernels: vnni` can be created here; the reason when not.
+std::string vnni_unavailable() {
+  Backend b(yaml_for("vnni", 1));
+  return b.create_status().code == TESSERA_OK ? "" : b.create_status().message;
+}
+
+#define SKIP_WITHOUT_VNNI()                                                          \
+  do {                                                                               \
+    const std::string why = vnni_unavailable();                                      \
+    if (!why.empty()) GTEST_SKIP() << "no AVX512_VNNI kernels on this machine: " << why; \
+  } while (0)
+
+std::vector<float> run(const std::string& yaml, const MatMulCase& c, const std::vector<uint8_t>& w,
+                       const std::vector<float>& x) {
+  MatMulRun r(yaml, c, w, x);
+  EXPECT_EQ(r.create_status().code, TESSERA_OK) << r.create_status().message;
+  const Status s = r.execute();
+  EXPECT_EQ(s.code, TESSERA_OK) << s.message;
+  return r.result();
+}
+
+// The spec's activation quantizer, returning the dequantized values d * q.
+std::vector<double> quantized_activations(const std::vector<float>& x) {
+  std::vector<double> out(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0;
+    for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (size_t i = b; i < b + 32; ++i) {
+      const float q = std::round(x[i] * id);
+      EXPECT_LE(std::fabs(q), 127.0f);
+      out[i] = static_cast<double>(d) * static_cast<double>(q);
+    }
+  }
+  return out;
+}
+
+// Weights [k, m] (one batch), activations [k, n, c2] -> dst [m, n, c2].
+void check(const MatMulCase& c, int threads, uint32_t seed) {
+  SCOPED_TRACE(dtype_name(c.dtype) + " K=" + std::to_string(c.k) + " M=" + std::to_string(c.m) +
+               " N=" + std::to_string(c.n) + " c2=" + std::to_string(c.c2) + " threads=" + std::to_string(threads));
+  const auto w = random_weights(c.dtype, c.k, c.m, seed);
+  const auto x = random_floats(static_cast<size_t>(c.k * c.n * c.c2), seed + 1);
+  std::vector<float> wf(static_cast<size_t>(c.k * c.m));
+  for (int64_t m = 0; m < c.m; ++m)
+    ASSERT_TRUE(tessera::quant::dequantize_row(c.dtype, w.data() + row_bytes(c.dtype, c.k) * static_cast<uint64_t>(m),
+                                               wf.data() + m * c.k, c.k));
+  const std::vector<double> xq = quantized_activations(x);
+
+  const auto got = run(yaml_for("vnni", threads), c, w, x);
+  const auto scalar = run(yaml_for("scalar", threads), c, w, x);
+  ASSERT_EQ(got.size(), static_cast<size_t>(c.m * c.n * c.c2));
+  ASSERT_EQ(scalar.size(), got.size());
+
+  double err2 = 0, terms2 = 0;
+  for (int64_t col = 0; col < c.n * c.c2; ++col)
+    for (int64_t m = 0; m < c.m; ++m) {
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < c.k; ++i) {
+        const double wi = wf[static_cast<size_t>(m * c.k + i)];
+        const double t = wi * xq[static_cast<size_t>(col * c.k + i)];
+        const double u = wi * x[static_cast<size_t>(col * c.k + i)];
+        ref += t;
+        mag += std::fabs(t);
+        terms2 += u * u;
+      }
+      const size_t o = static_cast<size_t>(col * c.m + m);
+      ASSERT_LE(std::fabs(got[o] - ref), 1e-5 * mag + 1e-30)
+          << "column " << col << " row " << m << ": vnni " << got[o] << " vs int8 reference " << ref;
+      err2 += (static_cast<double>(got[o]) - scalar[o]) * (static_cast<double>(got[o]) - scalar[o]);
+    }
+  EXPECT_LT(std::sqrt(err2), 2e-2 * std::sqrt(terms2)) << "L2 error vs the unquantized scalar path";
+}
+
+class cpu_matmul_vnni : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceAndScalar) {
+  SKIP_WITHOUT_VNNI();
+  const int32_t dtype = GetParam();
+  for (int64_t k : {32, 256, 4096 + 32})
+    for (int64_t m : {1, 7, 300})
+      for (int64_t n = 1; n <= 4; ++n)
+        for (int threads : {1, 2}) {
+          if (k > 256 && m == 300 && threads == 1 && n != 1) continue;  // keep the run short
+          check({dtype, k, m, n}, threads, static_cast<uint32_t>(k * 131 + m * 7 + n + 1000 * threads));
+        }
+}
+
+// Activation batches: every batch's columns quantized and read separately.
+TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceWithBatches) {
+  SKIP_WITHOUT_VNNI();
+  for (int64_t n : {1, 3}) check({GetParam(), 256, 13, n, 1, 3}, 2, static_cast<uint32_t>(n + 99));
+}
+
+// The result does not depend on the thread count (each dst element is one
+// task's fixed-order sum).
+TEST_P(cpu_matmul_vnni, IsBitIdenticalAcrossThreadCounts) {
+  SKIP_WITHOUT_VNNI();
+  const MatMulCase c{GetParam(), 1024, 67, 2};
+  const auto w = random_weights(c.dtype, c.k, c.m, 5);
+  const auto x = random_floats(static_cast<size_t>(c.k * c.n), 6);
+  const auto one = run(yaml_for("vnni", 1), c, w, x), two = run(yaml_for("vnni", 2), c, w, x);
+  ASSERT_EQ(one.size(), two.size());
+  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+}
+
+// N > 4 (prefill) runs the float kernels of `kernels: avx512`, unchanged.
+TEST_P(cpu_matmul_vnni, PrefillIsTheAvx512Path) {
+  SKIP_WITHOUT_VNNI();
+  for (int64_t n : {5, 17}) {
+    const MatMulCase c{GetParam(), 512, 37, n};
+    const auto w = random_weights(c.dtype, c.k, c.m, 11);
+    const auto x = random_floats(static_cast<size_t>(c.k * c.n), 12);
+    const auto vnni = run(yaml_for("vnni", 2), c, w, x), avx = run(yaml_for("avx512", 2), c, w, x);
+    ASSERT_EQ(vnni.size(), avx.size());
+    EXPECT_EQ(std::memcmp(vnni.data(), avx.data(), vnni.size() * sizeof(float)), 0) << "N=" << n;
+  }
+}
+
+// Other weight types under `kernels: vnni` are the avx512 kernels.
+TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
+  SKIP_WITHOUT_VNNI();
+  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_F16}) {
+    const MatMulCase c{dtype, 512, 9, 1};
+    const auto w = random_weights(dtype, c.k, c.m, 3);
+    const auto x = random_floats(static_cast<size_t>(c.k), 4);
+    const auto vnni = run(yaml_for("vnni", 1), c, w, x), avx = run(yaml_for("avx512", 1), c, w, x);
+    EXPECT_EQ(std::memcmp(vnni.data(), avx.data(), vnni.size() * sizeof(float)), 0) << dtype_name(dtype);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Int8Dot, cpu_matmul_vnni, ::testing::Values(TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q8_0),
+                         [](const ::testing::TestParamInfo<int32_t>& p) { return dtype_name(p.param); });
+
+// Without VNNI the value is refused with a message naming the feature.
+TEST(cpu_matmul_vnni_select, RefusedWithoutVnniOrAccepted) {
+  Backend b(yaml_for("vnni", 1));
+  if (b.create_status().code == TESSERA_OK) GTEST_SKIP() << "this CPU has AVX512_VNNI, so 'kernels: vnni' is accepted";
+  EXPECT_EQ(b.create_status().code, TESSERA_ERR_UNSUPPORTED);
+  EXPECT_NE(b.create_status().message.find("kernels: vnni"), std::string::npos) << b.create_status().message;
+  EXPECT_NE(b.create_status().message.find("lacks"), std::string::npos) << b.create_status().message;
+}
+
+}  // namespace
