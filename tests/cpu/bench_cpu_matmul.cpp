@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
       if (vnni_only && !int8_type) continue;
       const auto w = bench_weights(dtype, s.k, s.m);
       for (int64_t n : {1, 64}) {
-        if (vnni_only && n > 1) continue;
+        
         const auto x = random_floats(static_cast<size_t>(s.k * n), 3);
         const MatMulCase c{dtype, s.k, s.m, n};
         for (int threads : {1, 2}) {
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
           for (const char* kernels : {"scalar", "avx512", "vnni"}) {
             // The scalar prefill of the big shape takes seconds: skip it.
             if (std::strcmp(kernels, "scalar") == 0 && (vnni_only || (n > 1 && s.m > 4096))) continue;
-            // vnni differs from avx512 only for Q4_0 / Q8_0 mat-vec.
-            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type || n > 4)) continue;
+            // vnni differs from avx512 only for Q4_0 / Q8_0.
+            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type)) continue;
             const size_t copies = n > 1 ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
             std::vector<std::unique_ptr<MatMulRun>> runs;
             for (size_t i = 0; i < copies; ++i)

@@ -3,10 +3,10 @@
 // to blocks of 32 int8 with one float scale (see quantize_block), then each
 // weight block's dot product with them is one vpdpbusd (AVX512_VNNI, 256-bit)
 // and the float sum gets d_w * d_x * int_dot per block: fewer instructions
-// per block than expanding the weights to floats. Results differ from the
-// float kernels by the activation rounding (~0.4% of the output's term
-// scale); N > 4 (prefill) runs the float kernels of
-// matmul_avx512_legacy.cpp unchanged.
+// per block than expanding the weights to floats. N > 4 (prefill) runs int8
+// panels (see "prefill" below). Results differ from the float kernels by the
+// activation rounding (~0.4% of the output's term scale), as llama.cpp's
+// Q4_0 / Q8_0 dot products (q8_0 activations) do.
 //
 // Activation quantization (the test reimplements this from the same words):
 // per block of 32 values x, amax = max |x|, d = amax / 127 (float),
@@ -51,12 +51,24 @@ struct Activations {
   }
 };
 
+// roundf (half away from zero) of 16 values known to lie in [-127, 127], as
+// bytes. The fraction v - trunc(v) is exact, so ties are found exactly.
+inline __m128i round_to_i8(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+  const __mmask16 away = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));  // copysign(1, v)
+  return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_mask_add_ps(t, away, t, one)));
+}
+
 void quantize_block(const float* x, int8_t* q, float* d_out, int32_t* minus8) {
   const __m512 a0 = _mm512_abs_ps(_mm512_loadu_ps(x)), a1 = _mm512_abs_ps(_mm512_loadu_ps(x + 16));
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int i = 0; i < kBlock; ++i) q[i] = static_cast<int8_t>(__builtin_roundf(x[i] * id));
+  const __m512 vid = _mm512_set1_ps(id);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), round_to_i8(_mm512_mul_ps(_mm512_loadu_ps(x), vid)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), round_to_i8(_mm512_mul_ps(_mm512_loadu_ps(x + 16), vid)));
   *d_out = d;
   const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
   const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), codes);
@@ -178,10 +190,210 @@ void int_range(void* user, int64_t begin, int64_t end, int) {
   }
 }
 
+// ---- prefill (N > 4): int8 panels, 16 activation columns per vector ------
+// Each zmm lane is one activation column: the activations are packed once
+// per call as [K / 4][16 columns][4 bytes] (unsigned: code + 128), so one
+// vpdpbusd multiplies 4 consecutive k of 16 columns by 4 weight codes of one
+// row broadcast from memory. The weights need no transposition, only
+// decoding to signed bytes: each task decodes its kInt8PanelRows rows once into
+// a per-thread panel and runs them against every column group. Per block
+// and row, the +128 of the activations is removed by starting the integer
+// sum at -128 * sum(w) of the block; then one cvt and one FMA by
+// d_w * d_x[16 columns] add the block to the float sums.
+
+constexpr int kInt8PanelRows = 8;   // weight rows per task (8 int + 8 float accumulators)
+constexpr int kLanes = 16;      // activation columns per vector
+
+struct PackedActivations {
+  uint8_t* codes;   // [batch][group][K / 4][16][4], unsigned (x8 + 128)
+  float* scales;    // [batch][group][blocks][16], 0 for padding columns
+  int64_t groups;   // column groups per batch
+  int64_t blocks;   // blocks of 32 per column
+  uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kBlock * kLanes; }
+  uint64_t group_scales() const { return static_cast<uint64_t>(blocks) * kLanes; }
+};
+
+struct PanelJob {
+  const MatMulJob* job;
+  PackedActivations act;
+  int64_t row_groups;
+  // Per thread: kInt8PanelRows rows of signed codes [K], and per block and row
+  // (block-major) the start value -128 * sum(codes) and the scale d_w.
+  std::byte* scratch;
+  uint64_t scratch_per_thread;
+};
+
+// One activation column -> its lane of the packed group.
+void pack_range(void* user, int64_t begin, int64_t end, int) {
+  const PanelJob& pj = *static_cast<const PanelJob*>(user);
+  const MatMulJob& j = *pj.job;
+  const PackedActivations& a = pj.act;
+  alignas(64) int8_t q[kBlock];
+  for (int64_t u = begin; u < end; ++u) {
+    const int64_t col = u % j.n, batch = u / j.n;
+    const float* x = reinterpret_cast<const float*>(j.x + static_cast<uint64_t>(col) * j.x_nb1 +
+                                                    static_cast<uint64_t>(batch % j.c2) * j.x_nb2 +
+                                                    static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
+    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kLanes);
+    const int lane = static_cast<int>(col % kLanes);
+    uint8_t* codes = a.codes + group * a.group_codes() + lane * 4;
+    float* scales = a.scales + group * a.group_scales() + lane;
+    for (int64_t b = 0; b < a.blocks; ++b) {
+      int32_t unused[8];
+      quantize_block(x + b * kBlock, q, scales + b * kLanes, unused);
+      for (int i = 0; i < kBlock; i += 4) {
+        uint32_t word;
+        __builtin_memcpy(&word, q + i, 4);
+        word ^= 0x80808080u;  // two's complement code + 128, per byte
+        __builtin_memcpy(codes + (b * kBlock + i) * kLanes, &word, 4);
+      }
+    }
+  }
+}
+
+// Weight rows as signed bytes: Q4_0 codes - 8, Q8_0 codes as stored.
+struct RowQ4_0 {
+  static constexpr int kBytes = sizeof(BlockQ4_0);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockQ4_0*>(p);
+    const __m128i raw = load128(b.qs), mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi8(_mm_and_si128(raw, mask), eight));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16),
+                     _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), eight));
+    return half_to_float(b.d);
+  }
+};
+
+struct RowQ8_0 {
+  static constexpr int kBytes = sizeof(BlockQ8_0);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockQ8_0*>(p);
+    __builtin_memcpy(out, b.qs, kBlock);
+    return half_to_float(b.d);
+  }
+};
+
+inline int32_t block_sum(const int8_t* q) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  // sum of signed bytes: vpdpbusd with all-ones unsigned operand
+  const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
+  const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
+}
+
+// RR panel rows x 16 columns of one group: out[r] holds the 16 columns.
+template <int RR>
+inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, const float* dw, const uint8_t* xc,
+                       const float* xd, int64_t blocks, __m512 (&out)[RR]) {
+  __m512 acc[RR];
+  #pragma GCC unroll 16
+  for (int r = 0; r < RR; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i dot[RR];
+    #pragma GCC unroll 16
+    for (int r = 0; r < RR; ++r) dot[r] = _mm512_set1_epi32(start[b * RR + r]);
+    const uint8_t* xb = xc + b * kBlock * kLanes;
+    #pragma GCC unroll 8
+    for (int i = 0; i < kBlock / 4; ++i) {
+      const __m512i xv = _mm512_load_si512(xb + i * 4 * kLanes);
+      #pragma GCC unroll 16
+      for (int r = 0; r < RR; ++r) {
+        int32_t word;
+        __builtin_memcpy(&word, w + r * k + b * kBlock + i * 4, 4);
+        dot[r] = _mm512_dpbusd_epi32(dot[r], xv, _mm512_set1_epi32(word));
+      }
+    }
+    const __m512 dx = _mm512_load_ps(xd + b * kLanes);
+    #pragma GCC unroll 16
+    for (int r = 0; r < RR; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(dx, _mm512_set1_ps(dw[b * RR + r])), acc[r]);
+  }
+  #pragma GCC unroll 16
+  for (int r = 0; r < RR; ++r) out[r] = acc[r];
+}
+
 template <class D>
+void int8_panel_range(void* user, int64_t begin, int64_t end, int thread) {
+  const PanelJob& pj = *static_cast<const PanelJob*>(user);
+  const MatMulJob& j = *pj.job;
+  const PackedActivations& a = pj.act;
+  const int64_t blocks = a.blocks;
+  std::byte* mine = pj.scratch + static_cast<uint64_t>(thread) * pj.scratch_per_thread;
+  int8_t* w = reinterpret_cast<int8_t*>(mine);
+  int32_t* start = reinterpret_cast<int32_t*>(w + kInt8PanelRows * j.k);
+  float* dw = reinterpret_cast<float*>(start + blocks * kInt8PanelRows);
+  for (int64_t t = begin; t < end; ++t) {
+    const int64_t rg = t % pj.row_groups, batch = t / pj.row_groups;
+    const int64_t c2 = batch % j.c2, c3 = batch / j.c2;
+    const int64_t m0 = rg * kInt8PanelRows;
+    const int64_t rows = j.m - m0 < kInt8PanelRows ? j.m - m0 : kInt8PanelRows;
+    const std::byte* w0 = j.w + static_cast<uint64_t>(m0) * j.w_nb1 + static_cast<uint64_t>(c2 / j.r2) * j.w_nb2 +
+                          static_cast<uint64_t>(c3 / j.r3) * j.w_nb3;
+    for (int r = 0; r < kInt8PanelRows; ++r)
+      for (int64_t b = 0; b < blocks; ++b) {
+        int8_t* row = w + r * j.k + b * kBlock;
+        if (r < rows) {
+          dw[b * kInt8PanelRows + r] = D::decode(w0 + static_cast<uint64_t>(r) * j.w_nb1 + b * D::kBytes, row);
+          start[b * kInt8PanelRows + r] = -128 * block_sum(row);
+        } else {  // padding rows: computed, never stored
+          __builtin_memset(row, 0, kBlock);
+          dw[b * kInt8PanelRows + r] = 0.0f;
+          start[b * kInt8PanelRows + r] = 0;
+        }
+      }
+    for (int64_t g = 0; g < a.groups; ++g) {
+      const uint64_t group = static_cast<uint64_t>(batch * a.groups + g);
+      __m512 out[kInt8PanelRows];
+      int8_panel_tile<kInt8PanelRows>(w, j.k, start, dw, a.codes + group * a.group_codes(), a.scales + group * a.group_scales(),
+                             blocks, out);
+      alignas(64) float lanes[kLanes];
+      const int64_t cols = j.n - g * kLanes < kLanes ? j.n - g * kLanes : kLanes;
+      for (int64_t r = 0; r < rows; ++r) {
+        _mm512_store_ps(lanes, out[r]);
+        for (int64_t c = 0; c < cols; ++c)
+          *reinterpret_cast<float*>(j.dst + static_cast<uint64_t>(m0 + r) * j.d_nb0 +
+                                    static_cast<uint64_t>(g * kLanes + c) * j.d_nb1 +
+                                    static_cast<uint64_t>(c2) * j.d_nb2 + static_cast<uint64_t>(c3) * j.d_nb3) = lanes[c];
+      }
+    }
+  }
+}
+
+template <class Row>
+void run_panel(const MatMulJob& j, ThreadPool& pool) {
+  PanelJob pj{};
+  pj.job = &j;
+  pj.row_groups = (j.m + kInt8PanelRows - 1) / kInt8PanelRows;
+  const int64_t batches = j.c2 * j.c3;
+  pj.act.blocks = j.k / kBlock;
+  pj.act.groups = (j.n + kLanes - 1) / kLanes;
+  const uint64_t groups = static_cast<uint64_t>(batches * pj.act.groups);
+  const uint64_t code_bytes = groups * pj.act.group_codes();
+  const uint64_t scale_bytes = groups * pj.act.group_scales() * sizeof(float);
+  pj.scratch_per_thread = (static_cast<uint64_t>(kInt8PanelRows) * static_cast<uint64_t>(j.k) +
+                           static_cast<uint64_t>(pj.act.blocks) * kInt8PanelRows * (sizeof(int32_t) + sizeof(float)) + 63) /
+                          64 * 64;
+  const uint64_t bytes = code_bytes + scale_bytes + pj.scratch_per_thread * static_cast<uint64_t>(pool.size());
+  // One allocation: codes, scales, per-thread panels (64-byte aligned parts).
+  // Padding columns read code 128 (x = 0) with scale 0.
+  std::byte* mem = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
+  pj.act.codes = reinterpret_cast<uint8_t*>(mem);
+  pj.act.scales = reinterpret_cast<float*>(mem + code_bytes);
+  pj.scratch = mem + code_bytes + scale_bytes;
+  if (j.n % kLanes != 0) {
+    __builtin_memset(pj.act.codes, 0x80, code_bytes);
+    __builtin_memset(pj.act.scales, 0, scale_bytes);
+  }
+  pool.parallel_for(batches * j.n, pack_range, &pj);
+  pool.parallel_for(pj.row_groups * batches, int8_panel_range<Row>, &pj);
+  ::operator delete(mem, std::align_val_t{64});
+}
+
+template <class D, class Row>
 void run_int8(const MatMulJob& j, ThreadPool& pool) {
-  if (j.n > kFusedMaxN) {  // prefill: the float panel kernels, unchanged
-    legacy_kernel(j.dtype)(j, pool);
+  if (j.n > kFusedMaxN) {  // prefill: int8 panels
+    run_panel<Row>(j, pool);
     return;
   }
   Job jb{};
@@ -208,8 +420,8 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
 
 MatMulFn vnni_kernel(int32_t dtype) {
   switch (dtype) {
-    case TESSERA_DTYPE_Q4_0: return run_int8<IntQ4_0>;
-    case TESSERA_DTYPE_Q8_0: return run_int8<IntQ8_0>;
+    case TESSERA_DTYPE_Q4_0: return run_int8<IntQ4_0, RowQ4_0>;
+    case TESSERA_DTYPE_Q8_0: return run_int8<IntQ8_0, RowQ8_0>;
     default: return nullptr;
   }
 }
