@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval_test_support.hpp"
+#include "perplexity_reference.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/llama_runtime.hpp"
 #include "tessera/core/perplexity.hpp"
@@ -21,26 +22,9 @@ using tessera::test::data_dir;
 
 namespace {
 
-constexpr double kTolerance = 0.005;  // relative, as the references ask
-
-struct Reference {
-  double ppl = 0;
-  std::vector<double> running;
-};
-
-Reference reference(const std::string& model_suffix, const std::string& text) {
-  std::ifstream in(data_dir() / "refs-public/perplexity.json");
-  const auto doc = nlohmann::json::parse(in);
-  for (const auto& r : doc["results"]) {
-    const std::string model = r["model"], data = r["data"];
-    if (model.ends_with(model_suffix) && data.ends_with(text) && r["n_ctx"] == 256) {
-      Reference ref{r["ppl"].get<double>(), {}};
-      if (r.contains("running_ppl_per_chunk")) ref.running = r["running_ppl_per_chunk"].get<std::vector<double>>();
-      return ref;
-    }
-  }
-  throw std::runtime_error("no reference for " + model_suffix + " on " + text);
-}
+constexpr double kTolerance = tessera::test::kPerplexityTolerance;
+using Reference = tessera::test::PerplexityReference;
+using tessera::test::perplexity_reference;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -86,6 +70,7 @@ bool full_runs() {
 const char* kF32 = "models/stories260K-wide256/stories260K-wide256-F32.gguf";
 const char* kQ8 = "models/stories260K-wide256/stories260K-wide256-Q8_0.gguf";
 const char* kWiki = "data/wiki.test.head50k.raw";
+const char* kTinyStories = "data/tinystories-sample.txt";
 
 class ReferencePerplexity : public ::testing::Test {
  protected:
@@ -115,8 +100,19 @@ TEST(LogProbability, ScoredPositionsAreTheSecondHalf) {
 // The whole wiki slice: the final value and every running value (124 chunks).
 TEST_F(ReferencePerplexity, F32WikiMatchesLlamaCpp) {
   const auto got = perplexity(kF32, kWiki, 0);
-  expect_matches(got, reference("-F32.gguf", "wiki.test.head50k.raw"), true);
+  expect_matches(got, perplexity_reference("-F32.gguf", "wiki.test.head50k.raw"), true);
   EXPECT_EQ(got.scored, 124 * 127);
+  EXPECT_GT(got.ppl_error, 0);
+}
+
+// The model's own kind of text (ppl 5.43 against wiki's 130): the whole
+// sample, final and running values (60 chunks).
+TEST_F(ReferencePerplexity, F32TinyStoriesMatchesLlamaCpp) {
+  if (!fs::exists(data_dir() / kTinyStories)) GTEST_SKIP() << "no " << kTinyStories;
+  const Reference ref = perplexity_reference("-F32.gguf", "tinystories-sample.txt");
+  const auto got = perplexity(kF32, kTinyStories, 0);
+  expect_matches(got, ref, true);
+  EXPECT_EQ(got.scored, static_cast<int64_t>(ref.running.size()) * 127);
   EXPECT_GT(got.ppl_error, 0);
 }
 
@@ -125,7 +121,8 @@ TEST_F(ReferencePerplexity, F32WikiMatchesLlamaCpp) {
 TEST_F(ReferencePerplexity, Q8_0WikiMatchesLlamaCpp) {
   if (!fs::exists(data_dir() / kQ8)) GTEST_SKIP() << "no Q8_0 model";
   const bool full = full_runs();
-  expect_matches(perplexity(kQ8, kWiki, full ? 0 : 12), reference("-Q8_0.gguf", "wiki.test.head50k.raw"), full);
+  expect_matches(perplexity(kQ8, kWiki, full ? 0 : 12), perplexity_reference("-Q8_0.gguf", "wiki.test.head50k.raw"),
+                 full);
 }
 
 TEST_F(ReferencePerplexity, ChunksLimitAndRunningValuesAreConsistent) {

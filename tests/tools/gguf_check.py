@@ -2,7 +2,7 @@
 """Checks files written by `tessera synth` / `tessera quantize` with the
 independent `gguf` package (PyPI).
 
-usage: gguf_check.py dump FILE            -> JSON: metadata scalars, array lengths, tensors
+usage: gguf_check.py dump FILE            -> JSON: metadata scalars, array lengths, value types, tensors
        gguf_check.py compare ORIG NEW     -> JSON: relative RMSE of every tensor of NEW vs ORIG
 Exit status 3 when the gguf package is unavailable.
 """
@@ -27,10 +27,20 @@ def field_value(field):
     return part.tolist()[0]
 
 
+def field_type(field):
+    """'uint32', 'string', ... as tessera names them; arrays as 'array' plus
+    their element type."""
+    out = {"type": field.types[0].name.lower()}
+    if field.types[0] == GGUFValueType.ARRAY:
+        out["element_type"] = field.types[1].name.lower() if len(field.types) > 1 else "unknown"
+    return out
+
+
 def dump(path):
     reader = GGUFReader(path)
     return {
         "metadata": {k: field_value(f) for k, f in reader.fields.items() if not k.startswith("GGUF.")},
+        "metadata_types": {k: field_type(f) for k, f in reader.fields.items() if not k.startswith("GGUF.")},
         "tensors": [
             {"name": t.name, "shape": [int(d) for d in t.shape], "type": t.tensor_type.name, "bytes": int(t.n_bytes)}
             for t in reader.tensors

@@ -5,9 +5,13 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
+#include <map>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +65,27 @@ json gguf_check(const std::string& args) {
   }
 
 bool gguf_plugin_built() { return fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"); }
+
+// Every *.gguf under $TESSERA_TEST_DATA/models, recursively, relative to it
+// (as tests/gguf/test_gguf_reference.cpp lists them).
+std::vector<std::string> model_files() {
+  std::vector<std::string> out;
+  const fs::path root = tessera::test::data_dir() / "models";
+  std::error_code ec;
+  if (fs::is_directory(root, ec))
+    for (const auto& e : fs::recursive_directory_iterator(root, ec))
+      if (e.is_regular_file() && e.path().extension() == ".gguf") out.push_back(fs::relative(e.path(), root).string());
+  std::sort(out.begin(), out.end());
+  if (out.empty()) out.push_back("");  // one test that skips, naming the missing data
+  return out;
+}
+
+std::string model_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param.empty() ? "no_models" : info.param;
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
 
 class ModelTools : public ::testing::Test {
  protected:
@@ -175,3 +200,107 @@ TEST_F(ModelTools, InspectAgreesWithTheGgufPackage) {
   EXPECT_EQ(mine["memory"]["kv_cache_bytes"], 2 * layers * 1024 * kv_width * 34 / 32);
   EXPECT_EQ(mine["memory"]["weights_bytes"], bytes);
 }
+
+// `inspect --json` on every shared model against the gguf package's reading
+// of the same file: the tensor table, the llama.* hyper-parameters, the
+// tokenizer, and every metadata key with its type (integers, among them all
+// token ids, and array lengths by value).
+class InspectEveryModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(InspectEveryModel, AgreesWithTheGgufPackage) {
+  if (GetParam().empty())
+    GTEST_SKIP() << "no *.gguf under " << tessera::test::data_dir() / "models" << " (set TESSERA_TEST_DATA)";
+  if (!gguf_plugin_built()) GTEST_SKIP() << "the gguf format plugin is not built";
+  const fs::path model = tessera::test::data_dir() / "models" / GetParam();
+  const Output out = run_tessera("inspect --json " + q(model));
+  ASSERT_EQ(out.status, 0) << out.text;
+  const json mine = json::parse(out.text);
+  GGUF_CHECK_OR_SKIP(reference, "dump " + q(model));
+  const json& meta = reference["metadata"];
+
+  // Tensors, in file order.
+  ASSERT_EQ(mine["tensors"].size(), reference["tensors"].size());
+  uint64_t parameters = 0, bytes = 0;
+  for (std::size_t i = 0; i < reference["tensors"].size(); ++i) {
+    const auto& r = reference["tensors"][i];
+    const auto& t = mine["tensors"][i];
+    EXPECT_EQ(t["name"], r["name"]) << i;
+    EXPECT_EQ(t["type"], r["type"]) << r["name"];
+    EXPECT_EQ(t["shape"], r["shape"]) << r["name"];
+    EXPECT_EQ(t["bytes"], r["bytes"]) << r["name"];
+    uint64_t n = 1;
+    for (const auto& d : r["shape"]) n *= d.get<uint64_t>();
+    parameters += n;
+    bytes += r["bytes"].get<uint64_t>();
+  }
+  EXPECT_EQ(mine["parameters"], parameters);
+  EXPECT_EQ(mine["memory"]["weights_bytes"], bytes);
+
+  // The architecture's hyper-parameter block: present in inspect exactly
+  // where the file has the key, with the file's value.
+  const std::string arch = meta.value("general.architecture", std::string("unknown"));
+  EXPECT_EQ(mine["architecture"], arch);
+  const json& hp = mine["hyperparameters"];
+  for (const char* key : {"context_length", "embedding_length", "block_count", "feed_forward_length",
+                          "attention.head_count", "attention.head_count_kv", "rope.dimension_count"}) {
+    const std::string full = arch + "." + key;
+    if (!meta.contains(full)) {
+      EXPECT_FALSE(hp.contains(key)) << key;
+      continue;
+    }
+    ASSERT_TRUE(hp.contains(key)) << full << " is in the file";
+    EXPECT_EQ(hp[key].get<int64_t>(), meta[full].get<int64_t>()) << full;
+  }
+  for (const char* key : {"rope.freq_base", "attention.layer_norm_rms_epsilon", "rope.scaling.factor"}) {
+    const std::string full = arch + "." + key;
+    if (!meta.contains(full)) {
+      EXPECT_FALSE(hp.contains(key)) << key;
+      continue;
+    }
+    ASSERT_TRUE(hp.contains(key)) << full << " is in the file";
+    EXPECT_DOUBLE_EQ(hp[key].get<double>(), meta[full].get<double>()) << full;
+  }
+  if (arch == "llama") {  // every shared model states its shape
+    EXPECT_TRUE(hp.contains("block_count")) << hp;
+    EXPECT_TRUE(hp.contains("attention.layer_norm_rms_epsilon")) << hp;
+  }
+
+  // The tokenizer summary.
+  if (meta.contains("tokenizer.ggml.tokens")) {
+    ASSERT_TRUE(mine.contains("tokenizer"));
+    const json& tok = mine["tokenizer"];
+    EXPECT_EQ(tok["tokens"], meta["tokenizer.ggml.tokens"]["array_length"]);
+    EXPECT_EQ(tok["model"], meta.value("tokenizer.ggml.model", std::string()));
+    for (const char* id : {"bos_token_id", "eos_token_id"}) {
+      const std::string full = std::string("tokenizer.ggml.") + id;
+      EXPECT_EQ(tok[id].get<int64_t>(), meta.contains(full) ? meta[full].get<int64_t>() : -1) << full;
+    }
+  } else {
+    EXPECT_FALSE(mine.contains("tokenizer"));
+  }
+
+  // Every metadata key, nothing more, each with the file's value type.
+  std::map<std::string, json> listed;
+  for (const auto& m : mine["metadata"]) listed[m["key"].get<std::string>()] = m;
+  const json& types = reference["metadata_types"];
+  EXPECT_EQ(listed.size(), types.size());
+  for (const auto& [key, type] : types.items()) {
+    const auto it = listed.find(key);
+    if (it == listed.end()) {
+      ADD_FAILURE() << key << " is missing from inspect's metadata";
+      continue;
+    }
+    const json& m = it->second;
+    EXPECT_EQ(m["type"], type["type"]) << key;
+    const std::string t = type["type"];
+    if (t == "array") {
+      EXPECT_EQ(m["value"], "[" + std::to_string(meta[key]["array_length"].get<uint64_t>()) + " x " +
+                                type["element_type"].get<std::string>() + "]")
+          << key;
+    } else if (t == "bool" || (t != "string" && t.rfind("float", 0) != 0)) {
+      EXPECT_EQ(m["value"], meta[key].dump()) << key;  // integers print alike in JSON and in inspect
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedModels, InspectEveryModel, ::testing::ValuesIn(model_files()), model_test_name);

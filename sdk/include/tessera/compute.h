@@ -9,7 +9,12 @@
  * all through the same plugin. Tensors and graphs are owned by the caller
  * and only borrowed for the duration of the call.
  *
- * Thread safety: device_count/device_info are thread-safe. A backend and its
+ * Thread safety: device_count/device_info are thread-safe. backend_create
+ * and backend_free are thread-safe too: libtessera creates a pipeline's
+ * backends one after another on the loading thread, but an application may
+ * load several pipelines at once over one plugin registry, so both may run
+ * concurrently (same or different device). A plugin must therefore only
+ * read `plugin_state` there, or lock what it changes. A backend and its
  * buffers are used by one host thread at a time (the host serialises calls
  * per backend); different backends may be driven from different threads.
  * supports_op is thread-safe.
@@ -108,7 +113,9 @@ typedef struct tessera_compute_interface {
                                 tessera_device_info* info, tessera_error* err);
 
   /* Creates a backend on `device`, configured by the pipeline's compute entry
-   * (`config`, e.g. { backend: cpu, threads: 16 }). */
+   * (`config`, e.g. { backend: cpu, threads: 16 }). `config` is valid only
+   * during the call. Thread-safe (see the top of this file); `*out` is owned
+   * by the caller until it passes it to backend_free. */
   tessera_status (*backend_create)(void* plugin_state, int32_t device,
                                    const tessera_config* config,
                                    tessera_backend** out, tessera_error* err);

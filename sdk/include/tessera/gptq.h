@@ -46,7 +46,8 @@ enum {
 };
 
 /* 128 bytes, at the start of the tensor's data; all offsets are from the
- * start of this header and 64-byte aligned. */
+ * start of this header and 64-byte aligned. Data, not a call argument: it
+ * is versioned by `magic`/`version` instead of struct_size (version.h). */
 typedef struct tessera_gptq_header {
   uint32_t magic;          /* TESSERA_GPTQ_MAGIC */
   uint32_t version;        /* TESSERA_GPTQ_LAYOUT_VERSION */

@@ -5,7 +5,9 @@
  *
  * The host API table is owned by the host and stays valid from the plugin's
  * `initialize` call until after its `shutdown` returns. All of its functions
- * are thread-safe.
+ * are thread-safe: logging goes to a thread-safe spdlog logger, and the
+ * config_* functions only read a tree the host does not change while a
+ * plugin holds a node of it.
  */
 #ifndef TESSERA_HOST_H
 #define TESSERA_HOST_H
@@ -74,7 +76,10 @@ typedef struct tessera_host_api {
   /* `*out` is NUL-terminated and valid like the node. */
   tessera_status (*config_as_string)(const tessera_config* node,
                                      const char** out, tessera_error* err);
-  /* "FILE:LINE:COLUMN" of the node, for a plugin's own messages. */
+  /* "FILE:LINE:COLUMN" of the node, for a plugin's own messages. Never
+   * NULL: for a NULL node it is the static text "<no location>". The string
+   * is owned by the host and valid like the node (only during the call the
+   * node was passed to): copy it to keep it. */
   const char* (*config_location)(const tessera_config* node);
 } tessera_host_api;
 

@@ -11,9 +11,12 @@
  * Ownership: create -> destroy through the same plugin; nodes and contexts
  * are borrowed for the duration of the call.
  *
- * Thread safety: one kernel instance is called by one thread at a time (the
- * thread that drives its backend). On `cpu`, `execute` itself may use the
- * worker threads of the context it is given.
+ * Thread safety: `create` and `destroy` may run concurrently from several
+ * threads (an application may load pipelines in parallel; each pipeline's
+ * `kernels:` entry gets its own instance), so they may only read
+ * `plugin_state` or must lock it. One kernel instance is called by one
+ * thread at a time (the thread that drives its backend). On `cpu`,
+ * `execute` itself may use the worker threads of the context it is given.
  */
 #ifndef TESSERA_KERNEL_H
 #define TESSERA_KERNEL_H
@@ -50,7 +53,8 @@ typedef struct tessera_kernel_interface {
   uint64_t op_count;
   const tessera_kernel_op* const* ops;   /* op_count entries */
 
-  /* `config` is the kernel's entry under `kernels:` in the pipeline. */
+  /* `config` is the kernel's entry under `kernels:` in the pipeline, valid
+   * only during the call. Thread-safe (see the top of this file). */
   tessera_status (*create)(void* plugin_state, const tessera_config* config,
                            tessera_kernel** out, tessera_error* err);
   void (*destroy)(tessera_kernel* kernel);

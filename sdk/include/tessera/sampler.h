@@ -28,6 +28,8 @@ extern "C" {
 
 typedef struct tessera_sampler tessera_sampler; /* opaque, plugin-owned */
 
+/* A fixed-layout value type without struct_size, kept flat so candidate
+ * arrays can be sorted in place: see version.h. */
 typedef struct tessera_token_candidate {
   int32_t id;
   float logit;
@@ -47,8 +49,13 @@ typedef struct tessera_candidates {
 typedef struct tessera_sampler_context {
   size_t struct_size;
   int32_t vocab_size;
-  /* Text of token `id` (for DRY's sequence breakers, logit bias by string);
-   * NULL when unknown. Owned by the host, valid for the sampler's life. */
+  /* Text of token `id` (for DRY's sequence breakers, logit bias by string),
+   * NUL-terminated, as generated text would show it; NULL for an id outside
+   * 0..vocab_size-1. The function pointer itself is NULL when the host has
+   * no vocabulary. The returned string and `vocab` are owned by the host and
+   * valid for the sampler's life. Thread-safe: it only reads a table the
+   * host built before `create` and never changes, so a sampler may call it
+   * from create, apply or any thread of its own, with no lock. */
   const char* (*token_text)(const void* vocab, int32_t id);
   const void* vocab;
 } tessera_sampler_context;

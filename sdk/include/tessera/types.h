@@ -58,13 +58,18 @@ typedef enum tessera_dtype {
  * (including the IQ1/IQ2/IQ3 grids, which tessera does not implement) and
  * for the GPTQ layouts, which have no per-row geometry: a GPTQ tensor is one
  * tessera_gptq_header-described blob (tessera/gptq.h) whose size is the
- * header's total_bytes. Callers must not derive a size from ne for them. */
+ * header's total_bytes. Callers must not derive a size from ne for them.
+ * A plain value type compiled into the caller (never exchanged with a plugin
+ * by pointer), so it has no struct_size. */
 typedef struct tessera_dtype_traits {
   const char* name;
   uint32_t block_elements;
   uint32_t block_bytes;
 } tessera_dtype_traits;
 
+/* Pure and thread-safe: no state, no allocation. `name` is a string literal
+ * of the binary that calls this (valid while it stays loaded, never freed),
+ * NULL for an unknown id. */
 static inline tessera_dtype_traits tessera_dtype_info(int32_t dtype) {
   tessera_dtype_traits t = {NULL, 0, 0};
   switch (dtype) {
@@ -105,7 +110,8 @@ static inline tessera_dtype_traits tessera_dtype_info(int32_t dtype) {
   return t;
 }
 
-/* A byte string that is not NUL-terminated (GGUF strings are not). */
+/* A byte string that is not NUL-terminated (GGUF strings are not). A
+ * fixed-layout value type without struct_size: see version.h. */
 typedef struct tessera_string_view {
   const char* data;
   uint64_t size;
@@ -184,6 +190,9 @@ typedef enum tessera_op {
   TESSERA_OP_COUNT_ = 13     /* number of ops in this minor version */
 } tessera_op;
 
+/* Lower-case op name ("mul_mat"), a string literal of the calling binary
+ * like tessera_dtype_info's names; NULL for an unknown op. Pure and
+ * thread-safe. */
 static inline const char* tessera_op_name(int32_t op) {
   switch (op) {
     case TESSERA_OP_NONE: return "none";

@@ -20,6 +20,23 @@
  *        signature or a semantic) is a MAJOR bump.
  *  - Arrays of structs are passed as arrays of pointers, so each element
  *    carries its own struct_size and no stride is ever assumed.
+ *  - Exempt: three fixed-layout value types have no struct_size and never
+ *    change within a major version (a new field means a new type, or a field
+ *    appended to the sized struct that carries them):
+ *      * tessera_token_candidate (sampler.h): {id, logit, p}, passed as one
+ *        contiguous array of vocabulary size in tessera_candidates.data so
+ *        samplers can sort and truncate it in place every token, as
+ *        llama.cpp's llama_token_data does; a size word would make each
+ *        12-byte element 24 bytes, a pointer array cost an indirection.
+ *        The array's own struct, tessera_candidates, is sized.
+ *      * tessera_string_view (types.h): {data, size}, a pointer and a
+ *        length, complete by definition; embedded in tessera_value and
+ *        filled as format.h's metadata_at `key`.
+ *      * tessera_gptq_header (gptq.h): not a call argument but the first
+ *        128 bytes of a GPTQ tensor's data; it is versioned by its own
+ *        `magic` and `version` fields and keeps `reserved` words for growth.
+ *    (tessera_dtype_traits is returned by value from an inline helper
+ *    compiled into the caller, so it never crosses the boundary at all.)
  *
  * History:
  *   1.0  first stable ABI: plugin descriptor, host API, format, compute,
