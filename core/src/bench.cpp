@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -91,6 +92,8 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
   for (int32_t& t : filler) t = pick(rng);
   if (!filler.empty()) filler[0] = bos;
 
+  SamplerChain* chain = session.sampler();
+  volatile int32_t chosen = 0;  // keeps the argmax from being optimized away
   BenchResult result;
   result.test = test;
   const int total = options.repetitions + 1;
@@ -103,9 +106,21 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
       runtime.evaluate(tokens);  // returns after the logits are read back: the work is done
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } else {
+      // The input stays the fixed random tokens; the chosen ones only feed
+      // the chain's own history (penalties), as in generation.
+      if (chain != nullptr) chain->reset();
+      double sampling = 0;
       const auto start = std::chrono::steady_clock::now();
-      for (const int32_t t : tokens) runtime.evaluate(std::span<const int32_t>(&t, 1));
-      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      for (const int32_t t : tokens) {
+        const std::vector<float> logits = runtime.evaluate(std::span<const int32_t>(&t, 1));
+        const auto sample_start = std::chrono::steady_clock::now();
+        chosen = chain != nullptr
+                     ? chain->sample(logits)
+                     : static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        sampling += std::chrono::duration<double>(std::chrono::steady_clock::now() - sample_start).count();
+      }
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - sampling;
+      if (run > 0) result.sampling_seconds.push_back(sampling);
     }
     if (run > 0) {  // run 0 warms caches, pages and lazily built kernels
       result.seconds.push_back(seconds);
@@ -114,6 +129,7 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
     if (progress) progress(run + 1, total);
   }
   runtime.reset();
+  static_cast<void>(chosen);
 
   const auto& tps = result.tokens_per_second;
   const auto n = static_cast<double>(tps.size());
@@ -122,6 +138,12 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
     double sq = 0;
     for (double v : tps) sq += (v - result.mean_tokens_per_second) * (v - result.mean_tokens_per_second);
     result.stddev_tokens_per_second = std::sqrt(sq / (n - 1));
+  }
+  if (!result.sampling_seconds.empty()) {
+    const double sampling = std::accumulate(result.sampling_seconds.begin(), result.sampling_seconds.end(), 0.0);
+    const double decode = std::accumulate(result.seconds.begin(), result.seconds.end(), 0.0);
+    result.sampling_seconds_per_token = sampling / (n * static_cast<double>(test.tokens));
+    result.sampling_share_of_decode = decode > 0 ? sampling / decode : 0.0;
   }
   for (const auto& backend : session.backends()) result.device_bytes += backend->allocated_bytes();
   result.peak_rss_bytes = peak_rss_bytes();

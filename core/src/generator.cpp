@@ -21,6 +21,19 @@ double GenerationResult::generation_tokens_per_second() const {
   return generation_seconds > 0 ? static_cast<double>(generated_ids.size()) / generation_seconds : 0.0;
 }
 
+double GenerationResult::sampling_seconds_per_token() const {
+  return sampling_steps > 0 ? sampling_seconds / static_cast<double>(sampling_steps) : 0.0;
+}
+
+double GenerationResult::decode_seconds_per_token() const {
+  return decode_steps > 0 ? decode_seconds / static_cast<double>(decode_steps) : 0.0;
+}
+
+double GenerationResult::sampling_share_of_decode() const {
+  const double decode = decode_seconds_per_token();
+  return decode > 0 ? sampling_seconds_per_token() / decode : 0.0;
+}
+
 int32_t Generator::pick(const std::vector<float>& logits) {
   if (sampler_ != nullptr) return sampler_->sample(logits);
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -60,7 +73,10 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
 
   start = clock::now();
   for (int64_t i = 0; i < settings.max_tokens; ++i) {
+    const auto sample_start = clock::now();
     const int32_t token = pick(logits);
+    result.sampling_seconds += std::chrono::duration<double>(clock::now() - sample_start).count();
+    ++result.sampling_steps;
     if (settings.stop_at_eos && token == tokenizer_.eos_id()) {
       result.stopped_at_eos = true;
       break;
@@ -79,7 +95,10 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
                     TESSERA_ERR_OUT_OF_RANGE);
       shift_context(history);
     }
+    const auto decode_start = clock::now();
     logits = runtime_.evaluate(std::span<const int32_t>(&token, 1));
+    result.decode_seconds += std::chrono::duration<double>(clock::now() - decode_start).count();
+    ++result.decode_steps;
   }
   result.generation_seconds = std::chrono::duration<double>(clock::now() - start).count();
   const std::string rest = detokenizer.flush();

@@ -57,8 +57,12 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
     tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
   }
   if (!pipeline.sampling.empty()) {
+    // Samplers match text as it reads (DRY's "\n" breaker), so they get each
+    // token decoded: "<0x0A>" as a newline, '▁' as a space, controls empty.
+    sampler_texts_.reserve(static_cast<std::size_t>(tokenizer_->vocab_size()));
+    for (int32_t id = 0; id < tokenizer_->vocab_size(); ++id) sampler_texts_.push_back(tokenizer_->piece(id));
     const tessera_sampler_context context{sizeof(tessera_sampler_context), tokenizer_->vocab_size(), token_text,
-                                          &tokenizer_->token_texts()};
+                                          &sampler_texts_};
     sampler_ = std::make_unique<SamplerChain>(pipeline.sampling, registry, context);
   }
 }

@@ -3,7 +3,9 @@
 // the token that followed that earlier run would extend the repetition; its
 // logit loses multiplier * base^(L - allowed_length). Runs never cross a
 // sequence breaker (a token whose text contains one of the breaker strings),
-// so ordinary structure such as newlines or "Name:" is not penalized.
+// so ordinary structure such as newlines or "Name:" is not penalized, and a
+// breaker is never the penalized token either. Token texts are the decoded
+// pieces the host passes ("\n", not "<0x0A>"; " " for SentencePiece's '▁').
 //
 // Simplification against llama.cpp: a breaker must lie within one token's
 // text; breakers split over several tokens are not recognised.
@@ -68,7 +70,10 @@ class Dry final : public Sampler {
     longest_.clear();
     const auto lengths = repeat_lengths(window_, tail);
     for (std::size_t i = 0; i < lengths.size(); ++i) {
-      if (lengths[i] < allowed_length_) continue;
+      // A breaker that continued a run is never penalized (llama.cpp's
+      // is_single_token_breaker, text-generation-webui): it is structure, and
+      // penalizing it would push the text away from ending the repeat.
+      if (lengths[i] < allowed_length_ || breaker(window_[i + 1])) continue;
       std::size_t& longest = longest_[window_[i + 1]];  // the token that continued the run
       longest = std::max(longest, lengths[i]);
     }

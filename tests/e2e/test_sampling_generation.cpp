@@ -3,6 +3,7 @@
 // and across thread counts, and greedy equals top-k 1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "test_data.hpp"
@@ -88,4 +89,53 @@ TEST_F(SamplingGeneration, TokenizerModelFileGivesTheSameText) {
                                   << "\", tokenizer: \"" << (tessera::test::data_dir() / "models/tok512.model").string()
                                   << "\" }\ncompute: [ { backend: cpu, threads: 2 } ]\ncontext: { size: 256 }\n";
   EXPECT_EQ(generate(dir / "spm.yaml", 32), gguf_vocab);
+}
+
+// DRY's default "\n" breaker fires on the real vocabulary, where a newline is
+// the byte token "<0x0A>": samplers see decoded token texts, with the GGUF
+// vocabulary and with a tokenizer.model alike.
+TEST_F(SamplingGeneration, DryNewlineBreakerFiresOnTheRealVocabulary) {
+  const fs::path model = tessera::test::data_dir() / "models/stories260K.gguf";
+  const fs::path sp_model = tessera::test::data_dir() / "models/tok512.model";
+  for (const std::string& tokenizer : {std::string(), "\", tokenizer: \"" + sp_model.string()}) {
+    SCOPED_TRACE(tokenizer.empty() ? "gguf vocabulary" : "tokenizer.model");
+    // Returns the token greedy picks after DRY saw `history`.
+    const auto pick_after = [&](const std::string& breakers, const std::vector<int32_t>& history,
+                                const std::vector<float>& logits) {
+      std::ofstream(dir / "dry.yaml") << "model: { path: \"" << model.string() << tokenizer
+                                      << "\" }\ncompute: [ { backend: cpu, threads: 1 } ]\ncontext: { size: 64 }\n"
+                                      << "sampling: [ { name: dry, multiplier: 1, base: 2, allowed_length: 2" << breakers
+                                      << " }, { name: greedy } ]\n";
+      tessera::PluginRegistry registry;
+      auto loaded = tessera::load_pipeline(dir / "dry.yaml", registry, {tessera::test::build_plugin_dir()});
+      if (!loaded.pipeline) throw std::runtime_error(loaded.diagnostics.to_string());
+      tessera::Session session(*loaded.pipeline, registry);
+      session.sampler()->reset();
+      for (int32_t id : history) session.sampler()->accept(id);
+      return session.sampler()->sample(logits);
+    };
+    tessera::PluginRegistry registry;
+    auto loaded = tessera::load_pipeline(write("vocab.yaml", ""), registry, {tessera::test::build_plugin_dir()});
+    ASSERT_TRUE(loaded.pipeline) << loaded.diagnostics.to_string();
+    const tessera::Session session(*loaded.pipeline, registry);
+    const auto& vocab = session.tokenizer();
+    const auto& texts = vocab.token_texts();
+    const auto newline = std::find(texts.begin(), texts.end(), "<0x0A>");
+    ASSERT_NE(newline, texts.end()) << "the stories vocabulary has no newline byte token";
+    const auto nl = static_cast<int32_t>(newline - texts.begin());
+    ASSERT_EQ(vocab.piece(nl), "\n");
+    const std::vector<int32_t> words = vocab.encode(" the cat sat", false);
+    ASSERT_GE(words.size(), 3u);
+    const int32_t a = words[0], b = words[1], w = words[2];
+    ASSERT_TRUE(a != b && b != w && a != w);
+    // a \n b w a \n b: without the breaker the tail "a \n b" repeats and w,
+    // which followed it, loses 1 * 2^(3 - 2) = 2 and greedy takes b instead.
+    // With it, the run after the last newline ("b") is too short to penalize.
+    std::vector<float> logits(static_cast<std::size_t>(vocab.vocab_size()), 0.0f);
+    logits[static_cast<std::size_t>(w)] = 1.0f;
+    logits[static_cast<std::size_t>(b)] = 0.5f;
+    const std::vector<int32_t> history = {a, nl, b, w, a, nl, b};
+    EXPECT_EQ(pick_after("", history, logits), w);
+    EXPECT_EQ(pick_after(", sequence_breakers: ['@@@']", history, logits), b);
+  }
 }

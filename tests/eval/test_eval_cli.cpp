@@ -62,6 +62,17 @@ TEST_F(EvalCli, BenchJsonHasEveryFieldAndCachesTheBandwidth) {
   EXPECT_FALSE(results[0].contains("bound_tokens_per_second"));  // prefill is not bandwidth-bound
   EXPECT_GT(results[2]["bound_tokens_per_second"].get<double>(), 0.0);
   EXPECT_GT(results[2]["fraction_of_bound"].get<double>(), 0.0);
+  // Without a chain, generation tests time argmax as the sampler: next to
+  // nothing against the model's decode, and outside the decode seconds.
+  EXPECT_EQ(doc["sampler_chain_length"], 0);
+  EXPECT_FALSE(results[0].contains("sampling_seconds_per_token"));
+  ASSERT_TRUE(results[2].contains("sampling_seconds_per_token"));
+  ASSERT_EQ(results[2]["samples_sampling_seconds"].size(), 2u);
+  const double sampling = results[2]["sampling_seconds_per_token"].get<double>();
+  EXPECT_GE(sampling, 0.0);
+  EXPECT_LT(sampling, 1.0 / results[2]["tokens_per_second"].get<double>());
+  EXPECT_GE(results[2]["sampling_share_of_decode"].get<double>(), 0.0);
+  EXPECT_LT(results[2]["sampling_share_of_decode"].get<double>(), 1.0);
 
   // The second run reads the measurement back from the cache.
   EXPECT_TRUE(fs::exists(dir.path() / "cache/tessera/bandwidth.yaml"));
@@ -84,6 +95,46 @@ TEST_F(EvalCli, BenchCsvAndMarkdown) {
   EXPECT_NE(md.out.find("| model"), std::string::npos) << md.out;
   EXPECT_NE(md.out.find("| tg4"), std::string::npos) << md.out;
   EXPECT_NE(md.out.find("bench: "), std::string::npos) << "progress line on stderr\n" << md.out;
+}
+
+// The sampler chain's cost per token, measured inside generation (`run`) and
+// next to the decode of a generation test (`bench`).
+TEST_F(EvalCli, RunAndBenchTimeTheSamplerChain) {
+  const fs::path pipeline = tessera::test::write_pipeline(dir.path(), kTiny, 64);
+  std::ofstream(pipeline, std::ios::app)
+      << "sampling: [ { name: penalties, last_n: 64, repeat_penalty: 1.1 }, { name: top_k, k: 40 },"
+         " { name: top_p, p: 0.95 }, { name: min_p, p: 0.05 }, { name: temperature, t: 0.8 }, { name: dist, seed: 1 } ]\n";
+  const CliRun r = run("run " + quoted(pipeline) + " -p 'Once upon a time' -n 16 --ignore-eos --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto doc = nlohmann::json::parse(r.out);
+  const auto& t = doc["timings"];
+  ASSERT_TRUE(t.contains("sampling_seconds")) << t.dump();
+  EXPECT_GT(t["sampling_seconds"].get<double>(), 0.0);
+  EXPECT_LT(t["sampling_seconds"].get<double>(), t["generation_seconds"].get<double>());
+  EXPECT_NEAR(t["sampling_seconds_per_token"].get<double>(), t["sampling_seconds"].get<double>() / 16, 1e-12);
+  EXPECT_GT(t["decode_seconds_per_token"].get<double>(), 0.0);
+  EXPECT_NEAR(t["sampling_share_of_decode"].get<double>(),
+              t["sampling_seconds_per_token"].get<double>() / t["decode_seconds_per_token"].get<double>(), 1e-9);
+
+  const CliRun line = run("run " + quoted(pipeline) + " -p 'Once upon a time' -n 8 --ignore-eos", true);
+  ASSERT_EQ(line.status, 0) << line.out;
+  EXPECT_NE(line.out.find("| sampling: "), std::string::npos) << line.out;
+  EXPECT_NE(line.out.find("% of decode"), std::string::npos) << line.out;
+
+  const CliRun bench = run("bench " + quoted(pipeline) + " -p 0 -n 8 -r 2 --json");
+  ASSERT_EQ(bench.status, 0) << bench.out;
+  const auto b = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(b["sampler_chain_length"], 6);
+  const auto& tg = b["results"][0];
+  ASSERT_TRUE(tg.contains("sampling_seconds_per_token")) << tg.dump();
+  EXPECT_GT(tg["sampling_seconds_per_token"].get<double>(), 0.0);
+  EXPECT_GT(tg["sampling_share_of_decode"].get<double>(), 0.0);
+  double total = 0;
+  for (const auto& s : tg["samples_sampling_seconds"]) total += s.get<double>();
+  EXPECT_NEAR(tg["sampling_seconds_per_token"].get<double>(), total / (2 * 8), 1e-12);
+  const CliRun md = run("bench " + quoted(pipeline) + " -p 0 -n 4 -r 1");
+  ASSERT_EQ(md.status, 0) << md.out;
+  EXPECT_NE(md.out.find("tg4 sampling by the sampler chain (6 samplers): "), std::string::npos) << md.out;
 }
 
 TEST_F(EvalCli, BenchRefusesBadCounts) {

@@ -62,6 +62,24 @@ TEST(sampler_dry, SequenceBreakersEndRuns) {
             zeros_but({{4, -2.0f}}));
 }
 
+TEST(sampler_dry, ABreakerThatContinuedARunIsNotPenalized) {
+  Vocab vocab;
+  for (int i = 0; i < 10; ++i) vocab.texts.push_back(std::string(1, static_cast<char>('a' + i)));
+  vocab.texts[3] = "\n";
+  // 5 1 2 \n 5 1 2: the tail "5 1 2" (3) was followed by "\n", which stays
+  // as likely as before (llama.cpp and text-generation-webui agree).
+  EXPECT_EQ(penalties_after("{name: dry, multiplier: 1, base: 2, allowed_length: 2}", {5, 1, 2, 3, 5, 1, 2}, &vocab),
+            zeros_but({}));
+  // The same history with token 3 ordinary: it is penalized as usual.
+  EXPECT_EQ(penalties_after("{name: dry, multiplier: 1, base: 2, allowed_length: 2, sequence_breakers: ['#']}",
+                            {5, 1, 2, 3, 5, 1, 2}, &vocab),
+            zeros_but({{3, -2.0f}}));
+  // Other continuations of the run are still penalized: 5 1 2 \n 5 1 2 7 5 1 2.
+  EXPECT_EQ(penalties_after("{name: dry, multiplier: 1, base: 2, allowed_length: 2}",
+                            {5, 1, 2, 3, 5, 1, 2, 7, 5, 1, 2}, &vocab),
+            zeros_but({{7, -2.0f}}));
+}
+
 TEST(sampler_dry, WindowResetAndZeroMultiplier) {
   const std::vector<int32_t> history = {1, 2, 3, 4, 1, 2, 3};
   EXPECT_EQ(penalties_after("{name: dry, multiplier: 1, base: 2, last_n: 3}", history), zeros_but({}));

@@ -1,7 +1,8 @@
 // `tessera bench PIPELINE.yaml... [-p 512] [-n 128] [-d 0] [-r 5] [--plot out.svg]`:
 // prompt-processing and generation speed of one or more pipelines,
 // llama-bench style, with generation also shown as a fraction of the
-// memory-bandwidth bound of the device; --plot draws speed against context
+// memory-bandwidth bound of the device and the sampler chain's cost per token
+// next to the decode time; --plot draws speed against context
 // depth (or prompt length), one line per pipeline.
 #include <fmt/format.h>
 
@@ -82,6 +83,7 @@ struct PipelineRun {
   std::vector<std::string> csv;                 // CSV lines
   std::vector<BandwidthMeasurement> bandwidth;
   DecodeTraffic traffic;
+  std::string sampler;  // what chose the tokens in generation tests
 };
 
 PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm, const std::vector<BenchTest>& tests,
@@ -200,9 +202,15 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
       j["bytes_per_token"] = r.bytes_per_token;
       j["bound_tokens_per_second"] = r.bound;
       j["fraction_of_bound"] = r.bound > 0 ? nlohmann::json(b.mean_tokens_per_second / r.bound) : nlohmann::json();
+      j["sampling_seconds_per_token"] = b.sampling_seconds_per_token;
+      j["sampling_share_of_decode"] = b.sampling_share_of_decode;
+      j["samples_sampling_seconds"] = b.sampling_seconds;
     }
     results.push_back(j);
   }
+  const std::size_t samplers = session.sampler() != nullptr ? session.sampler()->size() : 0;
+  run.sampler = samplers > 0 ? fmt::format("the sampler chain ({} sampler{})", samplers, samplers == 1 ? "" : "s")
+                             : std::string("argmax (no sampler chain)");
   run.json = nlohmann::json{{"pipeline", file},
                             {"model",
                              {{"path", loaded.pipeline->model.path.string()},
@@ -216,6 +224,7 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
                             {"context_size", loaded.pipeline->context.size},
                             {"batch", loaded.pipeline->context.batch},
                             {"kv_type", loaded.pipeline->context.kv_type},
+                            {"sampler_chain_length", samplers},
                             {"bandwidth_gbs", effective_gbs},
                             {"bandwidth", bw},
                             {"results", results}};
@@ -384,6 +393,12 @@ int command_bench(const std::vector<std::string>& args) {
     std::cout << fmt::format("{}bound = bandwidth / (weights {} + KV {} per position read per token)\n",
                              several ? run.label + ": " : "", format_bytes(run.traffic.weight_bytes),
                              format_bytes(run.traffic.kv_bytes_per_position));
+    // t/s above is the model alone; what choosing the tokens adds to it.
+    for (const Row& r : run.rows)
+      if (r.result.test.kind == BenchKind::generation)
+        std::cout << fmt::format("{}{} sampling by {}: {:.1f} us/token, {:.1f}% of decode\n",
+                                 several ? run.label + ": " : "", r.result.test.name(), run.sampler,
+                                 1e6 * r.result.sampling_seconds_per_token, 100 * r.result.sampling_share_of_decode);
   }
   return 0;
 }

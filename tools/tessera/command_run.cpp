@@ -1,5 +1,6 @@
 // `tessera run PIPELINE.yaml -p PROMPT -n N`: generate text, streaming it,
-// then one line of timings (or one JSON object with --json).
+// then one line of timings, the sampler chain's cost per token among them (or
+// one JSON object with --json).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -89,15 +90,21 @@ int command_run(const std::vector<std::string>& args) {
                          {"prompt_tokens_per_second", result.prompt_tokens_per_second()},
                          {"generated_tokens", result.generated_ids.size()},
                          {"generation_seconds", result.generation_seconds},
-                         {"generation_tokens_per_second", result.generation_tokens_per_second()}}}};
+                         {"generation_tokens_per_second", result.generation_tokens_per_second()},
+                         {"sampling_seconds", result.sampling_seconds},
+                         {"sampling_seconds_per_token", result.sampling_seconds_per_token()},
+                         {"decode_seconds_per_token", result.decode_seconds_per_token()},
+                         {"sampling_share_of_decode", result.sampling_share_of_decode()}}}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "\n";
+    // Sampling against the model's own decode time: what the chain costs.
     std::cerr << fmt::format("prompt: {} tokens in {:.3f} s ({:.1f} tokens/s) | generation: {} tokens in {:.3f} s "
-                             "({:.1f} tokens/s)\n",
+                             "({:.1f} tokens/s) | sampling: {:.1f} us/token, {:.1f}% of decode ({:.1f} us/token)\n",
                              result.prompt_ids.size(), result.prompt_seconds, result.prompt_tokens_per_second(),
                              result.generated_ids.size(), result.generation_seconds,
-                             result.generation_tokens_per_second());
+                             result.generation_tokens_per_second(), 1e6 * result.sampling_seconds_per_token(),
+                             100 * result.sampling_share_of_decode(), 1e6 * result.decode_seconds_per_token());
   }
   return 0;
 }

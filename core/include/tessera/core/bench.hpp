@@ -4,6 +4,9 @@
 // after a 1-token prompt. Each test runs once unmeasured (warm-up), then
 // `repetitions` times. A test with a depth first fills the context with that
 // many tokens (not timed), as llama-bench's -d does: speed at a context length.
+// A generation test also runs each token's logits through the pipeline's
+// sampler chain (argmax without one), timed apart from the decode, so the
+// chain's cost per token can be set against the model's.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +39,11 @@ struct BenchResult {
   std::vector<double> tokens_per_second;  // per counted repetition
   double mean_tokens_per_second = 0;
   double stddev_tokens_per_second = 0;    // sample standard deviation; 0 for one repetition
+  // Generation tests: time in the sampler chain per counted repetition (not
+  // part of `seconds`), its mean per token, and that over the decode time per token.
+  std::vector<double> sampling_seconds;
+  double sampling_seconds_per_token = 0;
+  double sampling_share_of_decode = 0;
   uint64_t device_bytes = 0;              // allocated on all backends after the test
   uint64_t peak_rss_bytes = 0;            // of this process so far
 };

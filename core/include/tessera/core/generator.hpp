@@ -24,10 +24,21 @@ struct GenerationResult {
   std::vector<int32_t> generated_ids;
   std::string text;
   double prompt_seconds = 0, generation_seconds = 0;
+  // Parts of generation_seconds: choosing tokens (the sampler chain, or argmax
+  // without one) and evaluating the model on them, with how often each ran
+  // (the first token comes from the prompt's logits, the last is not
+  // evaluated, so the counts differ).
+  double sampling_seconds = 0, decode_seconds = 0;
+  int64_t sampling_steps = 0, decode_steps = 0;
   bool stopped_at_eos = false;
 
   double prompt_tokens_per_second() const;
   double generation_tokens_per_second() const;
+  double sampling_seconds_per_token() const;
+  double decode_seconds_per_token() const;
+  // The sampler chain's cost per token over the model's decode time per
+  // token (0.05: sampling adds 5%); 0 when nothing was decoded.
+  double sampling_share_of_decode() const;
 };
 
 class Generator {

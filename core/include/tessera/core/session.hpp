@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tessera/core/compute_backend.hpp"
@@ -39,6 +40,7 @@ class Session {
   std::vector<std::unique_ptr<KernelInstance>> kernels_;
   std::unique_ptr<LlamaRuntime> runtime_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::vector<std::string> sampler_texts_;  // decoded token texts the samplers read
   std::unique_ptr<SamplerChain> sampler_;
 };
 
