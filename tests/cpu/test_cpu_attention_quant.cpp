@@ -206,7 +206,13 @@ class cpu_quantized : public ::testing::TestWithParam<int32_t> {};
 
 TEST_P(cpu_quantized, MulMatAndGetRowsDecodeEveryBlock) {
   const int32_t dtype = GetParam();
-  Backend b(2);
+  // Float activations (kernels: avx512, or the scalar path without
+  // AVX-512), so the float reference below holds; the int8 kernels that
+  // `auto` picks for Q4_0 / Q8_0 on VNNI CPUs are tested in
+  // test_cpu_matmul_vnni.cpp against their own reference.
+  Backend probe("{backend: cpu, threads: 2, kernels: avx512}");
+  Backend b(probe.create_status().code == TESSERA_OK ? "{backend: cpu, threads: 2, kernels: avx512}"
+                                                      : "{backend: cpu, threads: 2, kernels: scalar}");
   const int64_t k = 512, m = 6, n = 3;
   const auto w = random_values(static_cast<size_t>(k * m), 11);
   const tessera_dtype_traits t = tessera_dtype_info(dtype);

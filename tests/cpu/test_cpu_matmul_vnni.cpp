@@ -20,6 +20,7 @@
 //     which cancellation can make arbitrarily small for M = 1).
 #include "matmul_simd_support.hpp"
 #include "tessera/quant/dequantize.hpp"
+#include "tessera/quant/half.hpp"
 
 using namespace tessera::cpu_test;
 
@@ -57,7 +58,7 @@ std::vector<double> quantized_activations(const std::vector<float>& x) {
     for (size_t i = b; i < b + 32; ++i) {
       const float q = std::round(x[i] * id);
       EXPECT_LE(std::fabs(q), 127.0f);
-      out[i] = static_cast<double>(d) * static_cast<double>(q);
+      out[i] = static_cast<double>(tessera::quant::f16_to_f32(tessera::quant::f32_to_f16(d))) * static_cast<double>(q);
     }
   }
   return out;
@@ -100,7 +101,9 @@ void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x
           << "column " << col << " row " << m << ": vnni " << got[o] << " vs int8 reference " << ref;
       err2 += (static_cast<double>(got[o]) - scalar[o]) * (static_cast<double>(got[o]) - scalar[o]);
     }
-  if (loose) EXPECT_LT(std::sqrt(err2), 2e-2 * std::sqrt(terms2)) << "L2 error vs the unquantized scalar path";
+  if (loose) {
+    EXPECT_LT(std::sqrt(err2), 2e-2 * std::sqrt(terms2)) << "L2 error vs the unquantized scalar path";
+  }
 }
 
 class cpu_matmul_vnni : public ::testing::TestWithParam<int32_t> {};

@@ -50,11 +50,13 @@ struct Loaded {
   std::unique_ptr<tessera::Session> session;
 };
 
-std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir) {
+// `kernels`: the cpu plugin's kernel choice; "vnni" (int8 activations, as
+// llama.cpp's Q4_0 / Q8_0 dot products) is only created where the CPU has it.
+std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, const std::string& kernels = "auto") {
   auto loaded = std::make_unique<Loaded>();
   const fs::path file = dir / "pipeline.yaml";
   std::ofstream(file) << "model: { path: \"" << model.string() << "\" }\n"
-                      << "compute: [ { backend: cpu, threads: 2 } ]\n"
+                      << "compute: [ { backend: cpu, threads: 2, kernels: " << kernels << " } ]\n"
                       << "context: { size: 512, batch: 512, kv_type: f16 }  # llama.cpp's default cache, as in the reference run\n";
   auto result = tessera::load_pipeline(file, loaded->registry, {tessera::test::build_plugin_dir()});
   if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
@@ -63,15 +65,26 @@ std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir) {
   return loaded;
 }
 
-class GreedyReference : public ::testing::TestWithParam<int> {
+// (index into the reference file's results, cpu kernels)
+class GreedyReference : public ::testing::TestWithParam<std::tuple<int, std::string>> {
  protected:
+  int index() const { return std::get<0>(GetParam()); }
+  const std::string& kernels() const { return std::get<1>(GetParam()); }
   void SetUp() override {
     if (!fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"))
       GTEST_SKIP() << "the gguf format plugin is not built";
     if (!fs::exists(tessera::test::data_dir() / "refs-public/greedy_once_upon_a_time.json"))
       GTEST_SKIP() << "refs-public is missing (set TESSERA_TEST_DATA)";
-    dir = fs::temp_directory_path() / ("tessera-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(GetParam()));
+    dir = fs::temp_directory_path() /
+          ("tessera-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(index()) + "-" + kernels());
     fs::create_directories(dir);
+    if (kernels() != "auto") {
+      try {
+        load(tessera::test::data_dir() / "models/stories260K.gguf", dir, kernels());
+      } catch (const std::exception& e) {
+        GTEST_SKIP() << "kernels: " << kernels() << " is not available on this CPU: " << e.what();
+      }
+    }
   }
   void TearDown() override { fs::remove_all(dir); }
   fs::path dir;
@@ -80,10 +93,10 @@ class GreedyReference : public ::testing::TestWithParam<int> {
 }  // namespace
 
 TEST_P(GreedyReference, TeacherForcedLogitsAndArgmaxMatchLlamaCpp) {
-  const json ref = references()["results"][static_cast<std::size_t>(GetParam())];
+  const json ref = references()["results"][static_cast<std::size_t>(index())];
   const std::string type = ref["type"];
   SCOPED_TRACE(ref["model"].get<std::string>());
-  auto loaded = load(shared_path(ref["model"]), dir);
+  auto loaded = load(shared_path(ref["model"]), dir, kernels());
   tessera::LlamaRuntime& runtime = loaded->session->runtime();
   const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
   EXPECT_EQ(loaded->session->tokenizer().encode(references()["prompt"].get<std::string>(), true), prompt);
@@ -110,11 +123,11 @@ TEST_P(GreedyReference, TeacherForcedLogitsAndArgmaxMatchLlamaCpp) {
 }
 
 TEST_P(GreedyReference, FreeRunningGreedyIdsMatchForExactTypes) {
-  const json ref = references()["results"][static_cast<std::size_t>(GetParam())];
+  const json ref = references()["results"][static_cast<std::size_t>(index())];
   const std::string type = ref["type"];
   if (type != "F32" && type != "F16" && type != "Q8_0")
     GTEST_SKIP() << type << ": compared teacher-forced only (refs-public/README.md)";
-  auto loaded = load(shared_path(ref["model"]), dir);
+  auto loaded = load(shared_path(ref["model"]), dir, kernels());
   tessera::Generator generator(loaded->session->runtime(), loaded->session->tokenizer(), nullptr);
   tessera::GenerationSettings settings;
   settings.max_tokens = static_cast<int64_t>(ref["ids"].size());
@@ -125,4 +138,8 @@ TEST_P(GreedyReference, FreeRunningGreedyIdsMatchForExactTypes) {
   EXPECT_EQ(result.text, ref["text"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(models, GreedyReference, ::testing::Range(0, 7));
+INSTANTIATE_TEST_SUITE_P(models, GreedyReference,
+                         ::testing::Combine(::testing::Range(0, 7), ::testing::Values("auto", "vnni")),
+                         [](const ::testing::TestParamInfo<GreedyReference::ParamType>& p) {
+                           return std::to_string(std::get<0>(p.param)) + "_" + std::get<1>(p.param);
+                         });

@@ -55,7 +55,11 @@ Kernels select_kernels(const std::string& request, const std::string& where) {
                                                       "(vpdpbusd), which this machine lacks; use auto or avx512");
   k.path = KernelPath::avx512;
   k.bf16_dot = cpu_features().avx512bf16;
-  k.int8_dot = request == "vnni";  // not for auto: it rounds activations to int8
+  // auto takes the int8 Q4_0 / Q8_0 kernels where the CPU has VNNI: their
+  // activations are Q8_0 blocks, exactly as llama.cpp computes these types
+  // (its reference logits are closer to them than to float activations);
+  // `avx512` keeps float activations.
+  k.int8_dot = request == "vnni" || (request == "auto" && cpu_features().avx512vnni);
   return k;
 }
 
