@@ -31,7 +31,7 @@ class Tokenizer {
   virtual int32_t eos_id() const = 0;
   virtual bool adds_bos() const = 0;          // whether prompts start with BOS
   virtual bool adds_space_prefix() const = 0; // whether encode() put a space in front
-  // The vocabulary as stored (for samplers that match token text).
+  // The vocabulary as stored ("<0x0A>", "▁the"); samplers get piece() texts.
   virtual const std::vector<std::string>& token_texts() const = 0;
 
   // Whole-sequence decoding; drops the space prefix the encoder added.
