@@ -132,7 +132,9 @@ struct IntQ4_0 {
   static __m512 scale2(const std::byte* p, const QuantColumn& x, int64_t b) {
     const uint32_t both = read_u16(p) | (static_cast<uint32_t>(read_u16(p + kBytes)) << 16);
     const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(both)));
-    const __m128 dx = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(x.d + b)));
+    uint64_t dx_bits;  // the two floats d_x[b], d_x[b + 1]; 4-byte aligned only
+    __builtin_memcpy(&dx_bits, x.d + b, sizeof dx_bits);
+    const __m128 dx = _mm_castsi128_ps(_mm_cvtsi64_si128(static_cast<long long>(dx_bits)));
     const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     return _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_mul_ps(dw, dx)));
   }
