@@ -83,4 +83,28 @@ inline std::string yaml_for(const std::string& kernels, int threads) {
   return "{backend: cpu, threads: " + std::to_string(threads) + ", kernels: " + kernels + "}";
 }
 
+// Why a backend with this `kernels` value cannot be created here ("" if it can).
+inline std::string kernels_unavailable(const std::string& kernels) {
+  Backend b(yaml_for(kernels, 1));
+  return b.create_status().code == TESSERA_OK ? "" : b.create_status().message;
+}
+
+// Skips the current test, with the plugin's reason, where `kernels` cannot run.
+#define SKIP_WITHOUT_KERNELS(kernels)                                                             \
+  do {                                                                                            \
+    const std::string why = ::tessera::cpu_test::kernels_unavailable(kernels);                    \
+    if (!why.empty()) GTEST_SKIP() << "no '" << (kernels) << "' kernels on this machine: " << why; \
+  } while (0)
+
+// One MUL_MAT on a backend made from `yaml`; creation or execution failing is
+// a test failure (and an empty result).
+inline std::vector<float> run_mul_mat(const std::string& yaml, const MatMulCase& c, const std::vector<uint8_t>& w,
+                                      const std::vector<float>& x) {
+  MatMulRun r(yaml, c, w, x);
+  EXPECT_EQ(r.create_status().code, TESSERA_OK) << r.create_status().message;
+  const Status s = r.execute();
+  EXPECT_EQ(s.code, TESSERA_OK) << s.message;
+  return r.result();
+}
+
 }  // namespace tessera::cpu_test

@@ -2,7 +2,7 @@
 // weights, against double-precision loops written here. Quantized weights
 // are made with the SDK quantizer; the reference decodes them with the SDK
 // dequantizer, which tests/quant checks against the gguf Python package.
-#include "cpu_test_support.hpp"
+#include "matmul_simd_support.hpp"
 #include "tessera/quant/dequantize.hpp"
 #include "tessera/quant/quantize.hpp"
 
@@ -210,9 +210,7 @@ TEST_P(cpu_quantized, MulMatAndGetRowsDecodeEveryBlock) {
   // AVX-512), so the float reference below holds; the int8 kernels that
   // `auto` picks for Q4_0 / Q8_0 on VNNI CPUs are tested in
   // test_cpu_matmul_vnni.cpp against their own reference.
-  Backend probe("{backend: cpu, threads: 2, kernels: avx512}");
-  Backend b(probe.create_status().code == TESSERA_OK ? "{backend: cpu, threads: 2, kernels: avx512}"
-                                                      : "{backend: cpu, threads: 2, kernels: scalar}");
+  Backend b(yaml_for(kernels_unavailable("avx512").empty() ? "avx512" : "scalar", 2));
   const int64_t k = 512, m = 6, n = 3;
   const auto w = random_values(static_cast<size_t>(k * m), 11);
   const tessera_dtype_traits t = tessera_dtype_info(dtype);

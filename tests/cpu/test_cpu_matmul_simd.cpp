@@ -19,27 +19,6 @@ namespace {
 
 constexpr double kTolerance = 1e-5;
 
-// Whether `kernels: avx512` can be created here; the reason when not.
-std::string avx512_unavailable() {
-  Backend b(yaml_for("avx512", 1));
-  return b.create_status().code == TESSERA_OK ? "" : b.create_status().message;
-}
-
-#define SKIP_WITHOUT_AVX512()                                                        \
-  do {                                                                               \
-    const std::string why = avx512_unavailable();                                    \
-    if (!why.empty()) GTEST_SKIP() << "no AVX-512 kernels on this machine: " << why; \
-  } while (0)
-
-std::vector<float> run(const std::string& yaml, const MatMulCase& c, const std::vector<uint8_t>& w,
-                       const std::vector<float>& x) {
-  MatMulRun r(yaml, c, w, x);
-  EXPECT_EQ(r.create_status().code, TESSERA_OK) << r.create_status().message;
-  const Status s = r.execute();
-  EXPECT_EQ(s.code, TESSERA_OK) << s.message;
-  return r.result();
-}
-
 // Every column of `fast` within kTolerance * rms(column of `ref`).
 void expect_close(const std::vector<float>& fast, const std::vector<float>& ref, const MatMulCase& c) {
   ASSERT_EQ(fast.size(), ref.size());
@@ -67,8 +46,8 @@ void expect_close(const std::vector<float>& fast, const std::vector<float>& ref,
 void compare(const MatMulCase& c, uint32_t seed) {
   const auto w = random_weights(c.dtype, c.k, c.m * c.b2, seed);
   const auto x = random_floats(static_cast<size_t>(c.k * c.n * c.c2), seed + 1);
-  const auto fast = run(yaml_for("avx512", 2), c, w, x);
-  const auto ref = run(yaml_for("scalar", 2), c, w, x);
+  const auto fast = run_mul_mat(yaml_for("avx512", 2), c, w, x);
+  const auto ref = run_mul_mat(yaml_for("scalar", 2), c, w, x);
   expect_close(fast, ref, c);
 }
 
@@ -78,7 +57,7 @@ class cpu_matmul_simd : public ::testing::TestWithParam<int32_t> {};
 
 // M = 67: not a multiple of the 4-row task (or of the 2- and 4-row groups).
 TEST_P(cpu_matmul_simd, MatchesScalarForEveryShape) {
-  SKIP_WITHOUT_AVX512();
+  SKIP_WITHOUT_KERNELS("avx512");
   const int32_t dtype = GetParam();
   for (int64_t k : {256, 4096})
     for (int64_t n : {1, 3, 17, 64}) {
@@ -90,7 +69,7 @@ TEST_P(cpu_matmul_simd, MatchesScalarForEveryShape) {
 // N = 2 and 4 take the other fused register blockings; batches with a
 // shared weight batch (grouped-query attention) take per-task batch offsets.
 TEST_P(cpu_matmul_simd, MatchesScalarWithBatchesAndOtherBlockings) {
-  SKIP_WITHOUT_AVX512();
+  SKIP_WITHOUT_KERNELS("avx512");
   const int32_t dtype = GetParam();
   for (int64_t n : {2, 4, 5})
     compare({dtype, 512, 13, n, 2, 6}, static_cast<uint32_t>(77 * dtype + n));
@@ -99,14 +78,14 @@ TEST_P(cpu_matmul_simd, MatchesScalarWithBatchesAndOtherBlockings) {
 // Same data, 1 and 3 threads: every dst element is summed by one task in a
 // fixed order, so the results are bit-identical.
 TEST_P(cpu_matmul_simd, IsBitIdenticalAcrossThreadCounts) {
-  SKIP_WITHOUT_AVX512();
+  SKIP_WITHOUT_KERNELS("avx512");
   const int32_t dtype = GetParam();
   for (int64_t n : {1, 3, 17}) {
     const MatMulCase c{dtype, 512, 67, n};
     const auto w = random_weights(dtype, c.k, c.m, 5);
     const auto x = random_floats(static_cast<size_t>(c.k * c.n), 6);
-    const auto one = run(yaml_for("avx512", 1), c, w, x);
-    const auto three = run(yaml_for("avx512", 3), c, w, x);
+    const auto one = run_mul_mat(yaml_for("avx512", 1), c, w, x);
+    const auto three = run_mul_mat(yaml_for("avx512", 3), c, w, x);
     ASSERT_EQ(one.size(), three.size());
     EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0)
         << dtype_name(dtype) << " N=" << n << ": 1 and 3 threads differ";
@@ -119,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(EveryWeightType, cpu_matmul_simd, ::testing::ValuesIn(w
 // Float weights may have any row length: the last partial block of 32 (and
 // of 16 in the prefill micro-kernel) is masked.
 TEST(cpu_matmul_simd_tail, FloatWeightsWithRaggedRows) {
-  SKIP_WITHOUT_AVX512();
+  SKIP_WITHOUT_KERNELS("avx512");
   for (int32_t dtype : {TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_BF16})
     for (int64_t k : {1, 7, 37, 100})
       for (int64_t n : {1, 2, 6}) {
@@ -129,7 +108,7 @@ TEST(cpu_matmul_simd_tail, FloatWeightsWithRaggedRows) {
 }
 
 TEST(cpu_matmul_simd_select, Avx512IsRefusedWithoutTheCpuFeatures) {
-  const std::string why = avx512_unavailable();
+  const std::string why = kernels_unavailable("avx512");
   if (why.empty()) GTEST_SKIP() << "this CPU has AVX-512, so 'kernels: avx512' is accepted here";
   Backend b(yaml_for("avx512", 1));
   EXPECT_EQ(b.create_status().code, TESSERA_ERR_UNSUPPORTED);

@@ -26,27 +26,6 @@ using namespace tessera::cpu_test;
 
 namespace {
 
-// Whether `kernels: vnni` can be created here; the reason when not.
-std::string vnni_unavailable() {
-  Backend b(yaml_for("vnni", 1));
-  return b.create_status().code == TESSERA_OK ? "" : b.create_status().message;
-}
-
-#define SKIP_WITHOUT_VNNI()                                                          \
-  do {                                                                               \
-    const std::string why = vnni_unavailable();                                      \
-    if (!why.empty()) GTEST_SKIP() << "no AVX512_VNNI kernels on this machine: " << why; \
-  } while (0)
-
-std::vector<float> run(const std::string& yaml, const MatMulCase& c, const std::vector<uint8_t>& w,
-                       const std::vector<float>& x) {
-  MatMulRun r(yaml, c, w, x);
-  EXPECT_EQ(r.create_status().code, TESSERA_OK) << r.create_status().message;
-  const Status s = r.execute();
-  EXPECT_EQ(s.code, TESSERA_OK) << s.message;
-  return r.result();
-}
-
 // The spec's activation quantizer, returning the dequantized values d * q.
 std::vector<double> quantized_activations(const std::vector<float>& x) {
   std::vector<double> out(x.size());
@@ -79,8 +58,8 @@ void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x
                                                wf.data() + m * c.k, c.k));
   const std::vector<double> xq = quantized_activations(x);
 
-  const auto got = run(yaml_for("vnni", threads), c, w, x);
-  const auto scalar = run(yaml_for("scalar", threads), c, w, x);
+  const auto got = run_mul_mat(yaml_for("vnni", threads), c, w, x);
+  const auto scalar = run_mul_mat(yaml_for("scalar", threads), c, w, x);
   ASSERT_EQ(got.size(), static_cast<size_t>(c.m * c.n * c.c2));
   ASSERT_EQ(scalar.size(), got.size());
 
@@ -106,10 +85,19 @@ void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x
   }
 }
 
+// `kernels: vnni` on 1 and 2 threads gives bit-identical results.
+void expect_same_on_1_and_2_threads(const MatMulCase& c, uint32_t seed) {
+  const auto w = random_weights(c.dtype, c.k, c.m, seed);
+  const auto x = random_floats(static_cast<size_t>(c.k * c.n), seed + 1);
+  const auto one = run_mul_mat(yaml_for("vnni", 1), c, w, x), two = run_mul_mat(yaml_for("vnni", 2), c, w, x);
+  ASSERT_EQ(one.size(), two.size());
+  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0) << "N=" << c.n;
+}
+
 class cpu_matmul_vnni : public ::testing::TestWithParam<int32_t> {};
 
 TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceAndScalar) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   const int32_t dtype = GetParam();
   for (int64_t k : {32, 256, 4096 + 32})
     for (int64_t m : {1, 7, 300})
@@ -122,27 +110,22 @@ TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceAndScalar) {
 
 // Activation batches: every batch's columns quantized and read separately.
 TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceWithBatches) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t n : {1, 3}) check({GetParam(), 256, 13, n, 1, 3}, 2, static_cast<uint32_t>(n + 99));
 }
 
 // The result does not depend on the thread count (each dst element is one
-// task's fixed-order sum).
+// task's fixed-order sum), for the mat-vec (N = 2) and the prefill (N = 23).
 TEST_P(cpu_matmul_vnni, IsBitIdenticalAcrossThreadCounts) {
-  SKIP_WITHOUT_VNNI();
-  const MatMulCase c{GetParam(), 1024, 67, 2};
-  const auto w = random_weights(c.dtype, c.k, c.m, 5);
-  const auto x = random_floats(static_cast<size_t>(c.k * c.n), 6);
-  const auto one = run(yaml_for("vnni", 1), c, w, x), two = run(yaml_for("vnni", 2), c, w, x);
-  ASSERT_EQ(one.size(), two.size());
-  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+  SKIP_WITHOUT_KERNELS("vnni");
+  expect_same_on_1_and_2_threads({GetParam(), 1024, 67, 2}, 5);
 }
 
 // N > 4 (prefill): int8 panels of 8 rows x 16 columns, against the same
 // references; N around the 16-column groups (padding lanes) and row counts
 // around the 8-row panels.
 TEST_P(cpu_matmul_vnni, PrefillMatchesInt8ReferenceAndScalar) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t k : {32, 256, 4096 + 32})
     for (int64_t m : {1, 7, 9, 300})
       for (int64_t n : {5, 16, 17, 40})
@@ -157,7 +140,7 @@ TEST_P(cpu_matmul_vnni, PrefillMatchesInt8ReferenceAndScalar) {
 // quantizer must round half away from zero, as the spec's roundf does, in
 // the mat-vec and the prefill paths.
 TEST_P(cpu_matmul_vnni, ActivationTiesRoundAwayFromZero) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t n : {1, 5}) {
     std::vector<float> x(static_cast<size_t>(64 * n));
     for (size_t i = 0; i < x.size(); ++i)
@@ -167,28 +150,23 @@ TEST_P(cpu_matmul_vnni, ActivationTiesRoundAwayFromZero) {
 }
 
 TEST_P(cpu_matmul_vnni, PrefillMatchesInt8ReferenceWithBatches) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t n : {5, 20}) check({GetParam(), 256, 13, n, 1, 3}, 2, static_cast<uint32_t>(n + 199));
 }
 
 TEST_P(cpu_matmul_vnni, PrefillIsBitIdenticalAcrossThreadCounts) {
-  SKIP_WITHOUT_VNNI();
-  const MatMulCase c{GetParam(), 1024, 67, 23};
-  const auto w = random_weights(c.dtype, c.k, c.m, 15);
-  const auto x = random_floats(static_cast<size_t>(c.k * c.n), 16);
-  const auto one = run(yaml_for("vnni", 1), c, w, x), two = run(yaml_for("vnni", 2), c, w, x);
-  ASSERT_EQ(one.size(), two.size());
-  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+  SKIP_WITHOUT_KERNELS("vnni");
+  expect_same_on_1_and_2_threads({GetParam(), 1024, 67, 23}, 15);
 }
 
 // Other weight types under `kernels: vnni` are the avx512 kernels.
 TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
-  SKIP_WITHOUT_VNNI();
+  SKIP_WITHOUT_KERNELS("vnni");
   for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_F16}) {
     const MatMulCase c{dtype, 512, 9, 1};
     const auto w = random_weights(dtype, c.k, c.m, 3);
     const auto x = random_floats(static_cast<size_t>(c.k), 4);
-    const auto vnni = run(yaml_for("vnni", 1), c, w, x), avx = run(yaml_for("avx512", 1), c, w, x);
+    const auto vnni = run_mul_mat(yaml_for("vnni", 1), c, w, x), avx = run_mul_mat(yaml_for("avx512", 1), c, w, x);
     EXPECT_EQ(std::memcmp(vnni.data(), avx.data(), vnni.size() * sizeof(float)), 0) << dtype_name(dtype);
   }
 }

@@ -47,6 +47,15 @@ class ContextLimits : public ::testing::Test {
   fs::path dir;
 };
 
+// Greedy generation of three contexts' worth of tokens, EOS ignored.
+tessera::GenerationSettings long_run(bool shift) {
+  tessera::GenerationSettings settings;
+  settings.max_tokens = 3 * kContext;
+  settings.stop_at_eos = false;
+  settings.context_shift = shift;
+  return settings;
+}
+
 int32_t argmax(const std::vector<float>& logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
@@ -56,11 +65,8 @@ int32_t argmax(const std::vector<float>& logits) {
 TEST_F(ContextLimits, AFullContextIsAClearErrorWithoutShift) {
   auto session = open("[ { backend: cpu, threads: 2 } ]", "{ size: 32, batch: 32 }");
   tessera::Generator generator(session->runtime(), session->tokenizer(), nullptr);
-  tessera::GenerationSettings settings;
-  settings.max_tokens = 3 * kContext;
-  settings.stop_at_eos = false;
   try {
-    generator.generate("Once upon a time", settings);
+    generator.generate("Once upon a time", long_run(false));
     FAIL() << "generating past the context did not fail";
   } catch (const std::exception& e) {
     const std::string message = e.what();
@@ -75,10 +81,7 @@ TEST_F(ContextLimits, AFullContextIsAClearErrorWithoutShift) {
 TEST_F(ContextLimits, ShiftKeepsBosAndTheNewerHalfAndGoesOn) {
   auto session = open("[ { backend: cpu, threads: 2 } ]", "{ size: 32, batch: 32, shift: true }");
   tessera::Generator generator(session->runtime(), session->tokenizer(), nullptr);
-  tessera::GenerationSettings settings;
-  settings.max_tokens = 3 * kContext;
-  settings.stop_at_eos = false;
-  settings.context_shift = true;
+  tessera::GenerationSettings settings = long_run(true);
   const tessera::GenerationResult result = generator.generate("Once upon a time", settings);
   ASSERT_EQ(static_cast<int64_t>(result.generated_ids.size()), settings.max_tokens);
   EXPECT_LE(session->runtime().n_past(), kContext);

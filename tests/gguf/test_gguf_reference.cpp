@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gguf_plugin_loader.hpp"
+#include "model_files.hpp"
 #include "test_data.hpp"
 
 namespace {
@@ -42,26 +43,6 @@ uint32_t crc32(const uint8_t* p, uint64_t n) {
   uint32_t c = 0xFFFFFFFFu;
   for (uint64_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
-}
-
-// The model files of the shared data set (relative to models/), sorted.
-std::vector<std::string> model_files() {
-  std::vector<std::string> out;
-  const fs::path root = tessera::test::data_dir() / "models";
-  std::error_code ec;
-  if (fs::is_directory(root, ec))
-    for (const auto& e : fs::recursive_directory_iterator(root, ec))
-      if (e.is_regular_file() && e.path().extension() == ".gguf") out.push_back(fs::relative(e.path(), root).string());
-  std::sort(out.begin(), out.end());
-  if (out.empty()) out.push_back("");  // one test that skips, naming the missing data
-  return out;
-}
-
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param.empty() ? "no_models" : info.param;
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
 }
 
 std::string shell_quote(const std::string& s) {
@@ -221,6 +202,7 @@ TEST_P(GgufReference, MatchesThePythonGgufPackage) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedModels, GgufReference, ::testing::ValuesIn(model_files()), test_name);
+INSTANTIATE_TEST_SUITE_P(SharedModels, GgufReference, ::testing::ValuesIn(tessera::test::model_files()),
+                         tessera::test::model_test_name);
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model_files.hpp"
 #include "test_data.hpp"
 #include "tessera/types.h"
 
@@ -65,27 +66,6 @@ json gguf_check(const std::string& args) {
   }
 
 bool gguf_plugin_built() { return fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"); }
-
-// Every *.gguf under $TESSERA_TEST_DATA/models, recursively, relative to it
-// (as tests/gguf/test_gguf_reference.cpp lists them).
-std::vector<std::string> model_files() {
-  std::vector<std::string> out;
-  const fs::path root = tessera::test::data_dir() / "models";
-  std::error_code ec;
-  if (fs::is_directory(root, ec))
-    for (const auto& e : fs::recursive_directory_iterator(root, ec))
-      if (e.is_regular_file() && e.path().extension() == ".gguf") out.push_back(fs::relative(e.path(), root).string());
-  std::sort(out.begin(), out.end());
-  if (out.empty()) out.push_back("");  // one test that skips, naming the missing data
-  return out;
-}
-
-std::string model_test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param.empty() ? "no_models" : info.param;
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-}
 
 class ModelTools : public ::testing::Test {
  protected:
@@ -303,4 +283,5 @@ TEST_P(InspectEveryModel, AgreesWithTheGgufPackage) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedModels, InspectEveryModel, ::testing::ValuesIn(model_files()), model_test_name);
+INSTANTIATE_TEST_SUITE_P(SharedModels, InspectEveryModel, ::testing::ValuesIn(tessera::test::model_files()),
+                         tessera::test::model_test_name);
