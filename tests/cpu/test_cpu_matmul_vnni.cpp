@@ -99,7 +99,8 @@ class cpu_matmul_vnni : public ::testing::TestWithParam<int32_t> {};
 TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceAndScalar) {
   SKIP_WITHOUT_KERNELS("vnni");
   const int32_t dtype = GetParam();
-  for (int64_t k : {32, 256, 4096 + 32})
+  // K = 224 and 4128: Q4_0's groups of 4 blocks plus 3 and 1 single blocks.
+  for (int64_t k : {32, 224, 256, 4096 + 32})
     for (int64_t m : {1, 7, 300})
       for (int64_t n = 1; n <= 4; ++n)
         for (int threads : {1, 2}) {

