@@ -116,10 +116,12 @@ TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceWithBatches) {
 }
 
 // The result does not depend on the thread count (each dst element is one
-// task's fixed-order sum), for the mat-vec (N = 2) and the prefill (N = 23).
+// task's fixed-order sum), for the mat-vec (N = 1, 2) and the prefill (N = 23).
 TEST_P(cpu_matmul_vnni, IsBitIdenticalAcrossThreadCounts) {
   SKIP_WITHOUT_KERNELS("vnni");
   expect_same_on_1_and_2_threads({GetParam(), 1024, 67, 2}, 5);
+  // N = 1: rows read as 4 streams per thread, so 1 and 2 threads group them differently
+  expect_same_on_1_and_2_threads({GetParam(), 1024, 300, 1}, 6);
 }
 
 // N > 4 (prefill): int8 panels of 8 rows x 16 columns, against the same
