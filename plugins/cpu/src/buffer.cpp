@@ -23,8 +23,9 @@ tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size) {
   // Large buffers (weights, KV cache) start on a 2 MiB boundary and ask for
   // transparent huge pages: with 4 KiB pages a decode step's stream of
   // weights takes a TLB miss every 4 KiB and the hardware prefetcher stops at
-  // every page. Measured on a 2-core Xeon VM (THP "madvise"): 7B Q4_0 decode
-  // 3.8-4.3 -> 4.9-5.2 tokens/s, a plain read of 1 GiB 27 -> 31-34 GB/s.
+  // every page. Measured on a 2-core Xeon VM (THP "madvise"): a plain read of
+  // 1 GiB 27 -> 31-34 GB/s; the 7B Q4_0 decode, whose kernel prefetches,
+  // 6.74-6.83 -> 6.91-6.95 tokens/s in interleaved runs.
   const uint64_t align = size >= kHugePage ? kHugePage : kBufferAlignment;
   const uint64_t rounded = size == 0 ? align : (size + align - 1) / align * align;
   void* data = std::aligned_alloc(align, static_cast<size_t>(rounded));
