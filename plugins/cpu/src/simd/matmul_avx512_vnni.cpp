@@ -37,18 +37,18 @@ constexpr int64_t kBlock = 32;
 // L1 with 4 rows at a time; 128 and 512 blocks were within noise of 256.
 constexpr int64_t kPrefetchBlocks = 256;
 
-
-// One quantized activation column: per block 32 codes, the scale, and for
-// Q4_0 the lane sums of -8 * codes (8 lanes of 4 codes, vpdpbusd's grouping),
-// so the weights' unsigned 0..15 codes give sum((q - 8) * x8) in one step.
-// Q4_0 also gets the column laid out for groups of 8 blocks (IntQ4_0::group):
+// One quantized activation column: per block 32 codes and the scale. Q4_0
+// also gets the column laid out for groups of 8 blocks (IntQ4_0::group):
 // per group 4 x 64 codes, the k-th 64 being codes 8k..8k+7 of each of the 8
 // blocks; 16 correction lanes (lane 2i: -8 * the sum of block i's codes,
-// lane 2i + 1: 0); 16 scales (lanes 2i and 2i + 1: block i's).
+// lane 2i + 1: 0); 16 scales (lanes 2i and 2i + 1: block i's); and for the
+// blocks after the last whole group (IntQ4_0::dot) the lane sums of -8 *
+// codes (8 lanes of 4 codes, vpdpbusd's grouping), so the weights' unsigned
+// 0..15 codes give sum((q - 8) * x8) in one step. Q8_0 needs neither.
 struct QuantColumn {
   const int8_t* q;
   const float* d;
-  const int32_t* minus8;
+  const int32_t* minus8;  // [blocks][8], set for blocks >= groups * 8
   const int8_t* q8;     // [groups][256]
   const int32_t* m8;    // [groups][16]
   const float* d8;      // [groups][16]
@@ -67,10 +67,15 @@ struct Activations {
   int64_t columns;  // n * c2 * c3
   int64_t groups() const { return blocks / kGroupBlocks; }
   QuantColumn column(int64_t i) const {
-    const int64_t g = groups();
-    if (q8 == nullptr) return {q + i * blocks * kBlock, d + i * blocks, minus8 + i * blocks * 8, nullptr, nullptr, nullptr};
-    return {q + i * blocks * kBlock, d + i * blocks, minus8 + i * blocks * 8,
-            q8 + i * g * kGroupBlocks * kBlock, m8 + i * g * 16, d8 + i * g * 16};
+    QuantColumn c{q + i * blocks * kBlock, d + i * blocks, nullptr, nullptr, nullptr, nullptr};
+    if (q8 != nullptr) {  // Q4_0
+      const int64_t g = groups();
+      c.minus8 = minus8 + i * blocks * 8;
+      c.q8 = q8 + i * g * kGroupBlocks * kBlock;
+      c.m8 = m8 + i * g * 16;
+      c.d8 = d8 + i * g * 16;
+    }
+    return c;
   }
 };
 
@@ -147,12 +152,12 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
     const float* x = activation_column(j, u);
     int8_t* q = jb.act.q + u * jb.act.blocks * kBlock;
     float* d = jb.act.d + u * jb.act.blocks;
-    int32_t* m8 = jb.act.minus8 + u * jb.act.blocks * 8;
-    for (int64_t b = 0; b < jb.act.blocks; ++b) {
-      quantize_block(x + b * kBlock, q + b * kBlock, d + b);
-      minus8_lanes(q + b * kBlock, m8 + b * 8);
-    }
-    if (jb.act.q8 != nullptr) group_layout(jb.act, u);
+    for (int64_t b = 0; b < jb.act.blocks; ++b) quantize_block(x + b * kBlock, q + b * kBlock, d + b);
+    if (jb.act.q8 == nullptr) continue;  // Q8_0
+    group_layout(jb.act, u);
+    int32_t* minus8 = jb.act.minus8 + u * jb.act.blocks * 8;
+    for (int64_t b = jb.act.groups() * kGroupBlocks; b < jb.act.blocks; ++b)
+      minus8_lanes(q + b * kBlock, minus8 + b * 8);
   }
 }
 
@@ -350,7 +355,6 @@ void int_range(void* user, int64_t begin, int64_t end, int) {
   for (int64_t i = begin; i < end; ++i) {
     const Task t = task_of(jb.geo, i);
     switch (jb.job->n) {
-      case 1: int_task<D, 1, 1>(jb, t); break;  // not reached: int_streams
       case 2: int_task<D, 2, 2>(jb, t); break;
       case 3: int_task<D, 3, 1>(jb, t); break;
       default: int_task<D, 4, 1>(jb, t); break;
@@ -570,19 +574,22 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   if (tasks == 0 || j.n == 0) return;
   jb.act.blocks = j.k / kBlock;  // Q4_0 / Q8_0 rows are whole blocks
   jb.act.columns = j.n * j.c2 * j.c3;
-  // One allocation per call: codes, scales, Q4_0 correction lanes. Raw
-  // operator new: no library template is instantiated in this AVX-512 unit.
+  // One allocation per call: codes, scales, and for Q4_0 the group layout
+  // and correction lanes. Raw operator new: no library template is
+  // instantiated in this AVX-512 unit.
+  constexpr bool q4 = requires { D::group(nullptr); };
   const size_t values = static_cast<size_t>(jb.act.blocks * jb.act.columns);
-  const size_t grouped = requires { D::group(nullptr); } ? static_cast<size_t>(jb.act.groups() * jb.act.columns) : 0;
-  const size_t bytes = values * (kBlock + sizeof(float) + 8 * sizeof(int32_t)) +
+  const size_t lanes = q4 ? values * 8 : 0;
+  const size_t grouped = q4 ? static_cast<size_t>(jb.act.groups() * jb.act.columns) : 0;
+  const size_t bytes = values * (kBlock + sizeof(float)) + lanes * sizeof(int32_t) +
                        grouped * 16 * (sizeof(int32_t) + sizeof(float)) + grouped * kGroupBlocks * kBlock;
   void* mem = ::operator new(bytes, std::align_val_t{64});
   jb.act.minus8 = static_cast<int32_t*>(mem);
-  jb.act.m8 = jb.act.minus8 + values * 8;
+  jb.act.m8 = jb.act.minus8 + lanes;
   jb.act.d8 = reinterpret_cast<float*>(jb.act.m8 + grouped * 16);
   jb.act.d = jb.act.d8 + grouped * 16;
   jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values);
-  jb.act.q8 = grouped != 0 ? jb.act.q + values * kBlock : nullptr;
+  jb.act.q8 = q4 ? jb.act.q + values * kBlock : nullptr;
   pool.parallel_for(jb.act.columns, quantize_range, &jb);
   pool.parallel_for(tasks, int_range<D>, &jb);
   ::operator delete(mem, std::align_val_t{64});
