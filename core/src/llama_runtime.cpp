@@ -1,6 +1,7 @@
 #include "tessera/core/llama_runtime.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -120,73 +121,133 @@ void LlamaRuntime::assign_layers(const std::vector<BackendPlacement>& placements
   }
 }
 
+namespace {
+
+// What a device can give the model: its free memory less 5% for allocator
+// rounding, and on a GPU another 256 MiB for what the plugin allocates on its
+// own (dequantization slabs and attention scratch, the cuBLAS workspace,
+// captured CUDA graphs), so a model that passes does not fail at its first
+// prompt instead.
+uint64_t usable_bytes(const tessera_device_info& info) {
+  constexpr uint64_t kGpuReserve = 256ull << 20;
+  const uint64_t usable = info.memory_free - info.memory_free / 20;
+  if (info.type != TESSERA_DEVICE_GPU) return usable;
+  return usable > kGpuReserve ? usable - kGpuReserve : 0;
+}
+
+// The layer of a "blk.<n>.<name>" tensor, or -1 for tensors outside the
+// layers (and for names that only look like it).
+int64_t layer_of(const std::string& name) {
+  if (name.rfind("blk.", 0) != 0) return -1;
+  int64_t layer = 0;
+  std::size_t i = 4;
+  for (; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i) {
+    if (layer > (int64_t{1} << 40)) return -1;
+    layer = layer * 10 + (name[i] - '0');
+  }
+  return i > 4 && i < name.size() && name[i] == '.' ? layer : -1;
+}
+
+}  // namespace
+
 // Refuses, before allocating anything, a model + context that cannot fit:
 // names every device's need (weights, KV cache, activations) and free
 // memory, and for each device that is short the layer range that would fit.
+// Entries on the same device (same plugin and index) share its memory.
 void LlamaRuntime::check_memory(const ModelFile& model) const {
   const std::size_t n_backends = backends_.size();
   const auto n_layers = static_cast<std::size_t>(hp_.block_count);
   const int64_t kv_dim = hp_.head_dim() * hp_.head_count_kv;
   const uint64_t cache_per_layer = 2 * tensor_bytes(kv_dtype_, {kv_dim, options_.context_size});
-  std::vector<uint64_t> fixed(n_backends, 0);              // weights outside the layers
+  std::vector<uint64_t> fixed(n_backends, 0);                    // weights outside the layers
   std::vector<uint64_t> layer_bytes(n_layers, cache_per_layer);  // a layer's weights + its KV cache
+  const auto first = static_cast<std::size_t>(layer_backend_.front());
+  const auto last = static_cast<std::size_t>(layer_backend_.back());
+  const bool tied = model.find_tensor("output.weight") == nullptr;
   for (const auto& t : model.tensors()) {
-    if (t.name.rfind("blk.", 0) == 0) {
-      const auto layer = std::stoll(t.name.substr(4, t.name.find('.', 4) - 4));
-      if (layer >= 0 && layer < hp_.block_count) {
-        layer_bytes[static_cast<std::size_t>(layer)] += t.n_bytes;
-        continue;
-      }
+    const int64_t layer = layer_of(t.name);
+    if (layer >= 0 && layer < hp_.block_count) {
+      layer_bytes[static_cast<std::size_t>(layer)] += t.n_bytes;
+    } else if (t.name.rfind("output", 0) == 0) {
+      fixed[last] += t.n_bytes;
+    } else {
+      fixed[first] += t.n_bytes;
+      // A tied head is the embedding matrix, placed again on the last backend.
+      if (tied && t.name == "token_embd.weight" && last != first) fixed[last] += t.n_bytes;
     }
-    const int b = t.name.rfind("output", 0) == 0 ? layer_backend_.back() : layer_backend_.front();
-    fixed[static_cast<std::size_t>(b)] += t.n_bytes;
   }
   // Every backend holds the executor's activation scratch for a full batch.
   const auto e = static_cast<uint64_t>(hp_.embedding_length), ff = static_cast<uint64_t>(hp_.feed_forward_length);
   const uint64_t activations =
       4 * static_cast<uint64_t>(options_.batch) * (10 * e + 3 * ff + static_cast<uint64_t>(hp_.vocab_size) + 2);
-  std::vector<uint64_t> need(n_backends, 0);
-  for (std::size_t b = 0; b < n_backends; ++b) need[b] = fixed[b] + activations;
-  for (std::size_t l = 0; l < n_layers; ++l) need[static_cast<std::size_t>(layer_backend_[l])] += layer_bytes[l];
+
+  // One group per physical device, entries in pipeline order.
+  struct Device {
+    std::vector<std::size_t> entries;
+    tessera_device_info info{};
+    uint64_t fixed = 0;  // non-layer weights and activations of all its entries
+    uint64_t need = 0;
+  };
+  std::vector<Device> devices;
+  std::vector<std::size_t> device_of(n_backends);
+  for (std::size_t b = 0; b < n_backends; ++b) {
+    std::size_t d = 0;
+    while (d < devices.size() && !(backends_[devices[d].entries.front()]->name() == backends_[b]->name() &&
+                                   backends_[devices[d].entries.front()]->device() == backends_[b]->device()))
+      ++d;
+    if (d == devices.size()) {
+      devices.emplace_back();
+      devices[d].info = backends_[b]->info();
+    }
+    devices[d].entries.push_back(b);
+    devices[d].fixed += fixed[b] + activations;
+    device_of[b] = d;
+  }
+  for (Device& d : devices) d.need = d.fixed;
+  for (std::size_t l = 0; l < n_layers; ++l)
+    devices[device_of[static_cast<std::size_t>(layer_backend_[l])]].need += layer_bytes[l];
 
   auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1ull << 30); };
   std::string summary, advice;
   bool short_anywhere = false;
-  for (std::size_t b = 0; b < n_backends; ++b) {
-    const tessera_device_info info = backends_[b]->info();
-    summary += fmt::format("\n  '{}' device {} ({}): needs {:.2f} GiB, {:.2f} GiB free", backends_[b]->name(),
-                           backends_[b]->device(), info.name, gib(need[b]), gib(info.memory_free));
-    if (info.memory_free == 0 || need[b] <= info.memory_free) continue;  // 0: the device cannot tell
+  for (const Device& d : devices) {
+    const ComputeBackend& backend = *backends_[d.entries.front()];
+    const std::string where = fmt::format("'{}' device {}", backend.name(), backend.device());
+    const uint64_t usable = usable_bytes(d.info);
+    summary += fmt::format("\n  {} ({}{}): needs {:.2f} GiB, {:.2f} GiB free, {:.2f} GiB usable", where,
+                           d.info.name, d.entries.size() > 1 ? fmt::format(", {} entries", d.entries.size()) : "",
+                           gib(d.need), gib(d.info.memory_free), gib(usable));
+    if (d.info.memory_free == 0 || d.need <= usable) continue;  // 0: the device cannot tell
     short_anywhere = true;
     summary += " <- too little";
-    // The longest run of this backend's layers, from its first, that fits
-    // next to its fixed part (5% headroom for allocator rounding).
-    const auto budget = static_cast<uint64_t>(static_cast<double>(info.memory_free) * 0.95);
-    std::size_t first = n_layers;
+    // The longest run of this device's layers, from its first, that fits
+    // next to its fixed part.
+    std::vector<std::size_t> layers;
     for (std::size_t l = 0; l < n_layers; ++l)
-      if (layer_backend_[l] == static_cast<int>(b)) {
-        first = l;
-        break;
-      }
-    uint64_t used = fixed[b] + activations;
+      if (device_of[static_cast<std::size_t>(layer_backend_[l])] == static_cast<std::size_t>(&d - devices.data()))
+        layers.push_back(l);
+    uint64_t used = d.fixed;
     std::size_t fit = 0;
-    for (std::size_t l = first; l < n_layers && layer_backend_[l] == static_cast<int>(b); ++l, ++fit) {
-      if (used + layer_bytes[l] > budget) break;
-      used += layer_bytes[l];
-    }
-    if (used > budget || first == n_layers)
-      advice += fmt::format("\n  '{}' device {} cannot hold even its non-layer part ({:.2f} GiB); move the "
-                            "embedding/output to another backend or shrink context.batch",
-                            backends_[b]->name(), backends_[b]->device(), gib(fixed[b] + activations));
+    const bool one_range = d.entries.size() == 1;  // suggest a range it can be given as `layers: a-b`
+    while (fit < layers.size() && used + layer_bytes[layers[fit]] <= usable &&
+           !(one_range && fit > 0 && layers[fit] != layers[fit - 1] + 1))
+      used += layer_bytes[layers[fit++]];
+    if (d.fixed > usable || layers.empty())
+      advice += fmt::format("\n  {} cannot hold even its non-layer part ({:.2f} GiB); move the embedding/output to "
+                            "another backend or shrink context.batch",
+                            where, gib(d.fixed));
     else if (fit == 0)
-      advice += fmt::format("\n  '{}' device {}: no layer fits (one layer with its KV cache is {:.2f} GiB); shrink "
+      advice += fmt::format("\n  {}: no layer fits (one layer with its KV cache is {:.2f} GiB); shrink "
                             "context.size or use kv_type q8_0",
-                            backends_[b]->name(), backends_[b]->device(), gib(layer_bytes[first]));
+                            where, gib(layer_bytes[layers.front()]));
+    else if (d.entries.size() > 1)
+      advice += fmt::format("\n  {}: its {} entries hold {} layers together, about {} fit; give them fewer layers "
+                            "and the rest to another entry",
+                            where, d.entries.size(), layers.size(), fit);
     else
-      advice += fmt::format("\n  '{}' device {}: about {} layer(s) fit: give it layers: {}-{} and the rest to "
-                            "another entry{}",
-                            backends_[b]->name(), backends_[b]->device(), fit, first, first + fit - 1,
-                            backends_[b]->name() == "cpu" ? "" : " (e.g. {backend: cpu})");
+      advice += fmt::format("\n  {}: about {} layer(s) fit: give it layers: {}-{} and the rest to another entry{}",
+                            where, fit, layers.front(), layers[fit - 1],
+                            backend.name() == "cpu" ? "" : " (e.g. {backend: cpu})");
   }
   if (!short_anywhere) return;
   throw Error(fmt::format("the model does not fit with a {}-token {} KV cache (batch {}):{}\nsuggested split:{}\nor "
