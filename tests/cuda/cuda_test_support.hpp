@@ -203,6 +203,10 @@ struct OpCase {
   std::vector<int64_t> dst_ne;
   int32_t i_params[TESSERA_MAX_OP_PARAMS] = {};
   float f_params[TESSERA_MAX_OP_PARAMS] = {};
+  // When set, src[0] is read through this view of its bytes (e.g. a
+  // transpose) instead of densely.
+  std::vector<int64_t> src0_view_ne;
+  std::vector<uint64_t> src0_view_nb;
 
   std::vector<uint8_t> run(const std::string& plugin_name, const std::string& yaml) const {
     Backend b(plugin_name, yaml);
@@ -210,6 +214,14 @@ struct OpCase {
     tensors.reserve(src.size() + 1);
     for (std::size_t i = 0; i < src.size(); ++i)
       tensors.push_back(b.tensor(src[i].dtype, src[i].ne, src[i].bytes.data(), "input"));
+    if (!src0_view_ne.empty()) {
+      tessera_tensor& view = tensors.front();
+      view.n_dims = static_cast<uint32_t>(src0_view_ne.size());
+      for (std::size_t j = 0; j < 4; ++j) {
+        view.ne[j] = j < src0_view_ne.size() ? src0_view_ne[j] : 1;
+        view.nb[j] = j < src0_view_nb.size() ? src0_view_nb[j] : view.nb[j - 1] * static_cast<uint64_t>(view.ne[j - 1]);
+      }
+    }
     tessera_tensor dst = b.tensor(dst_dtype, dst_ne, nullptr, "output");
     std::vector<tessera_tensor*> srcs;
     for (auto& t : tensors) srcs.push_back(&t);

@@ -129,6 +129,20 @@ TEST(cuda_ops, CopyConvertsLikeCpu) {
   EXPECT_EQ(c.run("cuda", kCuda), c.run("cpu", kCpu)) << "f32 -> f16 reshaped";
   c.dst_dtype = TESSERA_DTYPE_F32;
   EXPECT_EQ(c.run("cuda", kCuda), c.run("cpu", kCpu)) << "f32 -> f32";
+  // Not dense (a transposed view): the general path, one index per element.
+  c.src0_view_ne = {4, 96};
+  c.src0_view_nb = {96 * 4, 4};
+  c.dst_ne = {4, 96};
+  EXPECT_EQ(c.run("cuda", kCuda), c.run("cpu", kCpu)) << "f32 -> f32 transposed";
+  c.dst_dtype = TESSERA_DTYPE_F16;
+  EXPECT_EQ(c.run("cuda", kCuda), c.run("cpu", kCpu)) << "f32 -> f16 transposed";
+  // Dense with a count that is not a multiple of 4: the F32 vector path's tail.
+  c.src0_view_ne.clear();
+  c.src0_view_nb.clear();
+  c.src = {input(TESSERA_DTYPE_F32, {97, 3}, std::vector<float>(x.begin(), x.begin() + 97 * 3))};
+  c.dst_ne = {97, 3};
+  c.dst_dtype = TESSERA_DTYPE_F32;
+  EXPECT_EQ(c.run("cuda", kCuda), c.run("cpu", kCpu)) << "f32 -> f32, 291 elements";
 }
 
 TEST(cuda_ops, CopyToQ8_0MatchesSdkQuantizer) {
