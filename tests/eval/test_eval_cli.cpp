@@ -46,6 +46,12 @@ TEST_F(EvalCli, BenchJsonHasEveryFieldAndCachesTheBandwidth) {
   EXPECT_GT(doc["bandwidth_gbs"].get<double>(), 0.0);
   ASSERT_EQ(doc["bandwidth"].size(), 1u);
   EXPECT_FALSE(doc["bandwidth"][0]["cached"].get<bool>());
+  ASSERT_EQ(doc["devices"].size(), 1u);
+  EXPECT_EQ(doc["devices"][0]["type"], "cpu");
+  EXPECT_GE(doc["devices"][0]["allocated_bytes"].get<uint64_t>(), doc["model"]["size_bytes"].get<uint64_t>());
+  EXPECT_GT(doc["devices"][0]["memory_used_bytes"].get<uint64_t>(), 0u);
+  EXPECT_LE(doc["devices"][0]["memory_used_bytes"].get<uint64_t>(),
+            doc["devices"][0]["memory_total_bytes"].get<uint64_t>());
   const auto& results = doc["results"];
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0]["test"], "pp16");

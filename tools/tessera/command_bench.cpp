@@ -179,6 +179,20 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
     run.rows.push_back(row);
   }
   progress.finish();
+  // What each device has in use after the tests (total - free: the model, the
+  // plugin's scratch, the driver's context and any other process, as
+  // nvidia-smi shows it); meaningful for a GPU, the whole machine for a cpu.
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& backend : session.backends()) {
+    const tessera_device_info info = backend->info();
+    devices.push_back({{"backend", backend->name()},
+                       {"device", backend->device()},
+                       {"name", info.name},
+                       {"type", info.type == TESSERA_DEVICE_GPU ? "gpu" : info.type == TESSERA_DEVICE_CPU ? "cpu" : "other"},
+                       {"memory_total_bytes", info.memory_total},
+                       {"memory_used_bytes", info.memory_total >= info.memory_free ? info.memory_total - info.memory_free : 0},
+                       {"allocated_bytes", backend->allocated_bytes()}});
+  }
 
   const std::string model_name = loaded.pipeline->model.path.filename().string();
   nlohmann::json bw = nlohmann::json::array();
@@ -227,6 +241,7 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
                             {"sampler_chain_length", samplers},
                             {"bandwidth_gbs", effective_gbs},
                             {"bandwidth", bw},
+                            {"devices", devices},
                             {"results", results}};
 
   for (const Row& r : run.rows) {
