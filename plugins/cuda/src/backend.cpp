@@ -9,6 +9,7 @@ tessera_backend::~tessera_backend() {
   (void)cudaGetDevice(&previous);
   (void)cudaSetDevice(device);
   if (stream != nullptr) (void)cudaStreamSynchronize(stream);
+  for (tessera_buffer* buffer : buffers) buffer->backend = nullptr;
   graphs.reset();
   mul_mat_scratch.reset();
   attention_scratch.reset();
@@ -49,9 +50,10 @@ void reserve_params(tessera_backend& backend, uint64_t nodes) {
   DynamicParams& p = backend.params;
   if (nodes <= p.capacity && p.device != nullptr) return;
   const uint64_t want = nodes < 256 ? 256 : nodes + nodes / 2;
-  // A captured graph reads the old array: drop it before the array goes.
-  backend.graphs.reset();
+  // A captured graph reads the old array: let queued work finish, then drop
+  // the graphs before the array goes.
   cuda_check(cudaStreamSynchronize(backend.stream), "graph_execute: cudaStreamSynchronize");
+  backend.graphs.reset();
   if (p.device != nullptr) cuda_check(cudaFree(p.device), "graph_execute: cudaFree");
   if (p.host != nullptr) cuda_check(cudaFreeHost(p.host), "graph_execute: cudaFreeHost");
   p.device = nullptr;

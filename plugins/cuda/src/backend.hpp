@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -49,6 +50,10 @@ struct tessera_backend {
   bool sync_every_op = false;  // debugging: wait after each launch, so a fault names its node
   tessera::cuda::GraphCache graphs;
   tessera::sdk::Log log;
+  // Its live buffers: freeing the backend first detaches them (backend =
+  // NULL), so a later buffer_free or read names the problem instead of
+  // touching a freed backend.
+  std::unordered_set<tessera_buffer*> buffers;
   ~tessera_backend();
 };
 

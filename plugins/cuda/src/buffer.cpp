@@ -9,6 +9,9 @@ namespace tessera::cuda {
 namespace {
 
 void check_range(const tessera_buffer& buffer, uint64_t offset, uint64_t size, const char* what) {
+  if (buffer.backend == nullptr)
+    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
+                     std::string(what) + ": the buffer's backend was freed (free buffers before their backend)");
   if (offset > buffer.size || size > buffer.size - offset)
     throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, std::string(what) + ": bytes [" + std::to_string(offset) + ", " +
                                                    std::to_string(offset) + " + " + std::to_string(size) +
@@ -43,6 +46,13 @@ tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size) {
     (void)cudaFree(data);
     throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY, "buffer_alloc: out of host memory");
   }
+  try {
+    backend.buffers.insert(buffer);
+  } catch (const std::bad_alloc&) {
+    (void)cudaFree(data);
+    delete buffer;
+    throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY, "buffer_alloc: out of host memory");
+  }
   buffer->backend = &backend;
   buffer->device = backend.device;
   buffer->data = static_cast<uint8_t*>(data);
@@ -57,9 +67,10 @@ void buffer_free(tessera_buffer* buffer) noexcept {
   (void)cudaGetDevice(&previous);
   (void)cudaSetDevice(buffer->device);
   // Kernels still queued may read it, and a captured graph may point at it.
-  if (buffer->backend != nullptr && buffer->backend->magic == kBackendMagic) {
+  if (buffer->backend != nullptr) {
     (void)cudaStreamSynchronize(buffer->backend->stream);
     buffer->backend->graphs.reset();
+    buffer->backend->buffers.erase(buffer);
   }
   (void)cudaFree(buffer->data);
   (void)cudaSetDevice(previous);

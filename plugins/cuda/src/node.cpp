@@ -67,6 +67,12 @@ Tensor Node::resolve(const tessera_tensor* t, const std::string& role, std::span
   if (buffer.device != backend_.device)
     fail(out.label + " lies in a buffer on GPU " + std::to_string(buffer.device) + ", but this backend runs on GPU " +
          std::to_string(backend_.device));
+  // Another backend's buffer on the same GPU would be used from two streams
+  // unordered, and freeing it would not drop this backend's captured graphs.
+  if (buffer.backend != &backend_)
+    fail(out.label + " lies in a buffer of another cuda backend (" +
+         (buffer.backend == nullptr ? std::string("one already freed") : "another pipeline entry on this GPU") +
+         "); a backend runs only on buffers it allocated");
   if (quant::gptq_bits_of(t->dtype) != 0) return resolve_gptq(*t, std::move(out));
   if (traits.block_elements > 1) {
     if (out.ne[0] % traits.block_elements != 0)

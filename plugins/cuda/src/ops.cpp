@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cmath>
 #include <vector>
 
@@ -334,6 +335,24 @@ PreparedNode mul_mat_node(const Node& node, tessera_backend& backend) {
   node.expect_contiguous_rows(dst);
   node.expect_no_overlap(dst, w);
   node.expect_no_overlap(dst, x);
+  // Everything the launch would refuse is refused here, before any node of
+  // the graph runs: row strides that hold a row, sizes cuBLAS takes (int).
+  const auto check_rows = [&](const Tensor& t, int64_t row_elements) {
+    if (t.ne[1] > 1 && (t.nb[1] % sizeof(float) != 0 || t.nb[1] / sizeof(float) < static_cast<uint64_t>(row_elements)))
+      node.fail(t.label + " has nb[1] = " + std::to_string(t.nb[1]) + ", expected a multiple of 4 of at least " +
+                std::to_string(row_elements * 4) + " bytes (one row)");
+    if (t.nb[1] / sizeof(float) > static_cast<uint64_t>(INT_MAX))
+      node.fail(t.label + " has nb[1] = " + std::to_string(t.nb[1]) + ", more than the GEMM's int range");
+  };
+  check_rows(x, w.ne[0]);
+  check_rows(dst, w.ne[1]);
+  for (const int64_t v : {w.ne[0], w.ne[1], x.ne[1]})
+    if (v > INT_MAX)
+      node.fail("mul_mat sizes " + shape_text(w.ne) + " x " + shape_text(x.ne) +
+                " exceed the GEMM's int range (2^31 - 1 per dimension)");
+  // An empty product has nothing to launch (and an empty activation may
+  // claim any batch count).
+  if (dst.elements() == 0) return make(node, dst, [](cudaStream_t) { return cudaSuccess; });
   // One call per (ne[2], ne[3]) batch of activations: rows within a batch
   // are evenly strided, which is all MulMatArgs describes.
   std::vector<MulMatArgs> calls;
