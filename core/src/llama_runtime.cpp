@@ -60,6 +60,10 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
 
   for (const auto& t : model.tensors()) total_upload_ += t.n_bytes;
   const int first = layer_backend_.front(), last = layer_backend_.back();
+  // A tied head on another backend is a second upload of the embedding.
+  if (const TensorInfo* embd = model.find_tensor("token_embd.weight");
+      embd != nullptr && first != last && model.find_tensor("output.weight") == nullptr)
+    total_upload_ += embd->n_bytes;
   token_embd_ = place(model, "token_embd.weight", TESSERA_OP_GET_ROWS, first, progress);
   output_norm_ = place(model, "output_norm.weight", TESSERA_OP_MUL, last, progress);
   // Untied models have their own head; tied ones reuse the embedding matrix.
