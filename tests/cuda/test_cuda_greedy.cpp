@@ -45,7 +45,9 @@ struct Loaded {
   std::unique_ptr<Session> session;
 };
 
-enum class Placement { AllOnGpu, HalfOnGpu };
+// HalfOnGpu: layers 0 .. n/2-1 on GPU 0, the rest on the cpu (-ngl n/2);
+// TwoGpus: the same split over GPU 0 and GPU 1 (config/cuda-multi.yaml).
+enum class Placement { AllOnGpu, HalfOnGpu, TwoGpus };
 
 std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, Placement placement, int64_t layers) {
   auto loaded = std::make_unique<Loaded>();
@@ -55,8 +57,9 @@ std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, Placeme
   if (placement == Placement::AllOnGpu)
     out << "compute: [ { backend: cuda, device: 0 } ]\n";
   else
-    out << "compute: [ { backend: cuda, device: 0, layers: 0-" << std::max<int64_t>(0, layers / 2 - 1)
-        << " }, { backend: cpu, threads: 2 } ]\n";
+    out << "compute: [ { backend: cuda, device: 0, layers: 0-" << std::max<int64_t>(0, layers / 2 - 1) << " }, "
+        << (placement == Placement::TwoGpus ? "{ backend: cuda, device: 1 }" : "{ backend: cpu, threads: 2 }")
+        << " ]\n";
   out << "context: { size: 512, batch: 512, kv_type: f16 }\n";
   out.close();
   auto result = load_pipeline(file, loaded->registry, {tessera::test::build_plugin_dir()});
@@ -70,6 +73,11 @@ class CudaGreedy : public ::testing::TestWithParam<std::tuple<int, Placement>> {
  protected:
   void SetUp() override {
     TESSERA_REQUIRE_CUDA();
+    if (std::get<1>(GetParam()) == Placement::TwoGpus) {
+      Plugin& cuda = plugin("cuda");
+      if (const int32_t n = cuda.compute()->device_count(cuda.state()); n < 2)
+        GTEST_SKIP() << "needs two GPUs, this machine has " << n;
+    }
     if (!fs::exists(tessera::test::build_plugin_dir() / "libtessera_gguf.so"))
       GTEST_SKIP() << "the gguf format plugin is not built";
     if (!fs::exists(tessera::test::data_dir() / "refs-public/greedy_once_upon_a_time.json"))
@@ -94,9 +102,10 @@ TEST_P(CudaGreedy, TeacherForcedLogitsMatchLlamaCpp) {
   probe.reset();
   auto loaded = load(shared_path(ref["model"]), dir, placement, layers);
   LlamaRuntime& runtime = loaded->session->runtime();
-  if (placement == Placement::HalfOnGpu) {
+  if (placement != Placement::AllOnGpu) {
     EXPECT_EQ(runtime.layer_backend(0), "cuda");
-    EXPECT_EQ(runtime.layer_backend(layers - 1), "cpu");
+    EXPECT_EQ(runtime.layer_backend(layers - 1), placement == Placement::TwoGpus ? "cuda" : "cpu");
+    EXPECT_EQ(loaded->session->backends().back()->device(), placement == Placement::TwoGpus ? 1 : 0);
   }
   const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
   const auto ids = ref["ids"].get<std::vector<int32_t>>();
@@ -118,7 +127,8 @@ TEST_P(CudaGreedy, TeacherForcedLogitsMatchLlamaCpp) {
     if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&ids[step], 1));
   }
   std::printf("%s on %s: max logit difference %.4f\n", type.c_str(),
-              placement == Placement::AllOnGpu ? "the GPU" : "GPU + CPU", worst);
+              placement == Placement::AllOnGpu ? "the GPU" : placement == Placement::TwoGpus ? "GPU 0 + GPU 1" : "GPU + CPU",
+              worst);
 }
 
 TEST_P(CudaGreedy, FreeRunningGreedyIdsMatchForExactTypes) {
@@ -142,10 +152,12 @@ TEST_P(CudaGreedy, FreeRunningGreedyIdsMatchForExactTypes) {
 
 INSTANTIATE_TEST_SUITE_P(models, CudaGreedy,
                          ::testing::Combine(::testing::Range(0, 7),
-                                            ::testing::Values(Placement::AllOnGpu, Placement::HalfOnGpu)),
+                                            ::testing::Values(Placement::AllOnGpu, Placement::HalfOnGpu,
+                                                              Placement::TwoGpus)),
                          [](const ::testing::TestParamInfo<std::tuple<int, Placement>>& p) {
+                           const Placement where = std::get<1>(p.param);
                            return "model" + std::to_string(std::get<0>(p.param)) +
-                                  (std::get<1>(p.param) == Placement::AllOnGpu ? "_gpu" : "_half");
+                                  (where == Placement::AllOnGpu ? "_gpu" : where == Placement::HalfOnGpu ? "_half" : "_two_gpus");
                          });
 
 }  // namespace
