@@ -4,17 +4,19 @@
 #
 # Here (2 cores, no GPU), before the first device call:
 #   scripts/gpu_session.sh bundle
-#     builds build-sm90 (sm_90 only, the GPU tests, tessera, every plugin),
-#     strips it, and fills .gpu/ (ignored) with the non-system shared
-#     libraries the binaries load (yaml-cpp, spdlog, fmt, sentencepiece, ...)
-#     and the parts of ../shared the GPU tests read. Prints the carried size.
+#     builds build-sm90 (sm_90 only: the GPU tests, tessera, every plugin)
+#     and fills .gpu/ (ignored): bundle.tar.xz with the stripped binaries
+#     and the non-system shared libraries they load (yaml-cpp, spdlog, fmt,
+#     sentencepiece, ...), and shared/, the test data the GPU tests read.
+#     Prints the carried size (the working tree travels too: 64 MiB in all).
 #
-# On the device (run tool, carry [build-sm90/bin, build-sm90/lib, .gpu]):
+# On the device (run tool, carry [".gpu"]; 10 min per command at most):
 #   scripts/gpu_session.sh tests               every GPU test, JSON + logs in $OUT
 #   scripts/gpu_session.sh bench q4_0 f16 ...  synthesise llama2-7b-shaped models
 #                                              and bench them on cuda (pp512, tg128)
-#   scripts/gpu_session.sh all                 tests, then bench of every type
-# Types: q4_0 q4_k q8_0 f16 gptq gptq-act (GPTQ g128 adds pp2048).
+# Types: q4_0 q4_k q8_0 f16 gptq gptq-act (GPTQ g128 adds pp2048). Within
+# the 15 minutes: `tests`, then `bench q4_0 q8_0 q4_k f16`, then
+# `bench gptq gptq-act`, each call with timeout_s 600.
 # Each step writes its results as soon as it ends, so a run cut short by the
 # time limit still brings back what it finished.
 set -uo pipefail
@@ -28,35 +30,44 @@ log() { echo "== $* ($(date -u +%T))" | tee -a "$OUT/session.log"; }
 
 bundle() {
   set -e
-  BUILD_TARGETS="tessera_cli tessera_cpu tessera_cuda tessera_gguf tessera_gptq tessera_fixtures test_cuda
-    test_cuda_mul_mat bench_cuda_mul_mat test_eval $(ninja -C build -t targets all 2>/dev/null |
-    grep -oE '^tessera_sampler_[a-z_0-9]+' | sort -u | tr '\n' ' ')" \
-    SKIP_APT=${SKIP_APT:-1} BUILD_DIR=$BUILD scripts/setup.sh build -DTESSERA_CUDA_ARCHITECTURES=90
-  # The build tree has absolute paths compiled in (plugin dirs, RPATH); the
-  # device run links this checkout to the same path (see `device_paths`).
-  find "$BUILD/bin" "$BUILD/lib" "$BUILD/test-fixtures" -type f \( -name '*.so*' -o -perm -u+x \) \
-    -exec strip --strip-unneeded {} + 2>/dev/null || true
-  rm -rf .gpu && mkdir -p .gpu/deps .gpu/shared
-  # Libraries outside glibc and CUDA (the device has its own driver and CUDA
-  # 13 toolkit, and no Debian packages).
-  find "$BUILD/bin" "$BUILD/lib" -type f \( -name '*.so*' -o -perm -u+x \) -exec ldd {} + 2>/dev/null |
-    awk '/=> \// {print $3}' | sort -u |
-    grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libcuda|libcudart|libcublas[^/]*|libnvidia[^/]*)\.so' |
-    grep -v "^$ROOT/" | while read -r lib; do cp -L "$lib" .gpu/deps/; done
-  # The test data the GPU tests read (the pure/ models are for CPU tests).
   local shared=${TESSERA_TEST_DATA:-$(cd .. && pwd)/shared}
+  local targets=(tessera_cli tessera_cpu tessera_cuda tessera_gguf tessera_gptq tessera_fixtures test_cuda
+                 test_cuda_mul_mat bench_cuda_mul_mat test_eval)
+  echo "== configuring and building $BUILD (sm_90 only) ($(date -u +%T))"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_TEST_DATA="$shared" \
+    -DTESSERA_CUDA_ARCHITECTURES=90 > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+  targets+=($(ninja -C "$BUILD" -t targets all | grep -oE '^tessera_sampler_[a-z_0-9]+' | sort -u))
+  cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" $(printf -- '--target %s ' "${targets[@]}")
+  # What runs there, stripped, in one archive (CUDA fat binaries compress
+  # about 10x): the binaries, libtessera, the plugins and test fixtures, and
+  # the shared libraries outside glibc and CUDA that they load (the device
+  # has its own driver and CUDA 13 toolkit, and no Debian packages).
+  local stage
+  stage=$(mktemp -d)
+  mkdir -p "$stage/$BUILD/lib" "$stage/.gpu/deps"
+  cp -a "$BUILD/bin" "$BUILD/test-fixtures" "$stage/$BUILD/"
+  cp -a "$BUILD/lib/tessera" "$BUILD"/lib/libtessera.so* "$stage/$BUILD/lib/"
+  find "$stage/$BUILD" -type f -exec strip --strip-unneeded {} + 2>/dev/null || true
+  { find "$stage/$BUILD" -type f -exec ldd {} + 2>/dev/null || true; } | awk '/=> \// {print $3}' | sort -u |
+    grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libcuda|libcudart|libcublas[^/]*|libnvidia[^/]*)\.so' |
+    grep -v "^$ROOT/" | while read -r lib; do cp -L "$lib" "$stage/.gpu/deps/"; done
+  rm -rf .gpu && mkdir -p .gpu/shared
+  tar -C "$stage" -cJf .gpu/bundle.tar.xz "$BUILD" .gpu
+  rm -rf "$stage"
+  # The test data the GPU tests read (the pure/ models are for CPU tests).
   (cd "$shared" && tar --exclude=models/stories260K-wide256/pure -cf - .) | (cd .gpu/shared && tar -xf -)
-  grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-  du -sh .gpu/deps .gpu/shared "$BUILD/bin" "$BUILD/lib" "$BUILD/test-fixtures"
-  local total
-  total=$(du -scm .gpu "$BUILD/bin" "$BUILD/lib" "$BUILD/test-fixtures" $(git ls-files) 2>/dev/null | tail -1 | cut -f1)
-  echo "carried with the working tree: about $total MiB (limit 64)"
-  echo "run tool: command 'scripts/gpu_session.sh all', carry [\"$BUILD/bin\", \"$BUILD/lib\", \"$BUILD/test-fixtures\", \".gpu\"]"
+  du -sh .gpu/bundle.tar.xz .gpu/shared
+  echo "carried with the working tree: about $(( $(du -sk .gpu | cut -f1) / 1024 + $(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1) / 1024 )) MiB (limit 64)"
+  echo "run tool: command 'scripts/gpu_session.sh tests', carry [\".gpu\"]"
 }
 
 # The binaries name $ROOT-as-built paths (TESSERA_BUILD_PLUGIN_DIR, RPATH):
 # make this checkout reachable there.
 device_paths() {
+  if [[ -f .gpu/bundle.tar.xz && ! -x $BUILD/bin/tessera ]]; then
+    log "unpacking .gpu/bundle.tar.xz"
+    tar -xJf .gpu/bundle.tar.xz
+  fi
   local built
   built=$(grep -aoE '/[^ "]*/'"$BUILD"'/lib/tessera/plugins' "$BUILD/bin/test_cuda" | head -1)
   built=${built%/$BUILD/lib/tessera/plugins}
@@ -136,6 +147,5 @@ case ${1:-} in
   bundle) bundle ;;
   tests) device_paths; machine; tests ;;
   bench) shift; device_paths; machine; bench "$@" ;;
-  all) device_paths; machine; tests; bench q4_0 q8_0 q4_k f16 gptq gptq-act ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac
