@@ -12,6 +12,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/safetensors_writer.hpp"
 #include "tessera/core/spm_placeholder.hpp"
+#include "tessera/quant/gptq.hpp"
 #include "tessera/quant/half.hpp"
 #include "tessera/types.h"
 
@@ -77,8 +78,13 @@ GptqSynthStats synthesize_gptq_model(const ModelShape& shape, const GptqSynthOpt
                                      const TensorProgress& progress) {
   if (o.bits != 4 && o.bits != 8 && o.bits != 3)
     throw Error(fmt::format("GPTQ bits {} is not supported; expected 4, 8 or 3", o.bits), TESSERA_ERR_INVALID_ARGUMENT);
-  if (o.group_size == 0 || o.group_size < -1)
-    throw Error(fmt::format("GPTQ group size {} is invalid; expected -1 or a positive row count", o.group_size),
+  // The gptq reader takes only groups of whole packing units (kGptqRowUnit
+  // rows); a directory it refuses would be of no use.
+  constexpr auto kUnit = static_cast<int64_t>(quant::kGptqRowUnit);
+  if (o.group_size != -1 && (o.group_size <= 0 || o.group_size % kUnit != 0))
+    throw Error(fmt::format("GPTQ group size {} is not supported; expected -1 (one group) or a positive multiple of {} "
+                            "(tessera's GPTQ layout packs input rows in units of {})",
+                            o.group_size, kUnit, kUnit),
                 TESSERA_ERR_INVALID_ARGUMENT);
   const auto e = static_cast<uint64_t>(shape.embedding), ff = static_cast<uint64_t>(shape.feed_forward);
   const auto kv = static_cast<uint64_t>(shape.head_dim() * shape.kv_heads), vocab = static_cast<uint64_t>(shape.vocab_size);

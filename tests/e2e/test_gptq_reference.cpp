@@ -7,12 +7,17 @@
 //    tolerance and argmax wherever the reference margin exceeds 0.05; the
 //    free-running greedy ids must match too (tessera computes with the same
 //    weights, only in float32);
-//  - the act-order checkpoint against itself dequantized: every GPTQ tensor
-//    is expanded with the SDK reference dequantizer (tessera/quant/gptq.hpp)
-//    into an F32 GGUF, and the logits of both files over one token sequence
-//    must agree, on the scalar and on the AVX-512 path. A wrong perm / g_idx
-//    anywhere (format plugin or kernel) moves logits by O(1), far past the
-//    tolerance; the tolerance only covers float summation order.
+//  - the act-order checkpoint against itself dequantized: every GPTQ tensor,
+//    as the gptq plugin lays it out, is expanded with the SDK reference
+//    dequantizer (tessera/quant/gptq.hpp) into an F32 GGUF, and the logits of
+//    both files over one token sequence must agree, on the scalar and on the
+//    AVX-512 path (the tolerance covers float summation order only). Both
+//    sides start from the plugin's layout, so this proves the kernels apply
+//    perm and the groups as the reference dequantizer does (a kernel that
+//    mishandles perm moves logits by O(1)); it cannot see a wrong layout.
+//    The layout itself (g_idx, perm, zeros, q/k order) is checked
+//    independently by tests/gptq/test_gptq_checkpoints.cpp, against the raw
+//    safetensors tensors and the F32 GGUF the checkpoint was made from.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

@@ -161,8 +161,8 @@ void check_against_sources(const fs::path& dir, bool act_order, double& worst_st
       const std::string hf = "model.layers." + std::to_string(l) + "." + p.hf;
       const std::string name = "blk." + std::to_string(l) + "." + p.tessera + ".weight";
       SCOPED_TRACE(name);
-      const auto& t = m->tensor(*m->find_tensor(name));
-      const LayoutView v(t.data, t.n_bytes);
+      const auto bytes = m->read_all(*m->find_tensor(name));
+      const LayoutView v(bytes.data(), bytes.size());
       v.expect_consistent(4, p.in, p.out, 32);
       EXPECT_EQ((v.header().flags & TESSERA_GPTQ_FLAG_ACT_ORDER) != 0, act_order);
       EXPECT_NE(v.header().flags & TESSERA_GPTQ_FLAG_SYMMETRIC, 0u);
@@ -239,8 +239,15 @@ TEST(GptqCheckpoints, HostOpensTheDirectoryThroughThePlugin) {
   const auto* q = model.find_tensor("blk.0.attn_q.weight");
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(q->dtype, TESSERA_DTYPE_GPTQ_4BIT);
-  const auto bytes = model.read_tensor(static_cast<size_t>(q - model.tensors().data()));
+  const auto q_index = static_cast<size_t>(q - model.tensors().data());
+  // The layout is built when read, never held by the plugin: no mapping, the
+  // host reads it (core's fallback), and the embeddings still map in place.
+  EXPECT_EQ(model.map_tensor(q_index), nullptr);
+  const auto bytes = model.read_tensor(q_index);
   LayoutView(bytes.data(), bytes.size()).expect_consistent(4, 256, 256, 32);
+  const auto* embd = model.find_tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_NE(model.map_tensor(static_cast<size_t>(embd - model.tensors().data())), nullptr);
   EXPECT_EQ(model.get_string("tokenizer.model_file").value_or(""),
             fs::absolute(plain_dir() / "tokenizer.model").lexically_normal().string());
   // Naming the weights file instead of the directory opens the same model.

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <numeric>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "gptq_layout_view.hpp"
 #include "hf_model.hpp"
@@ -46,6 +49,11 @@ const HfModel::Tensor& tensor(const HfModel& m, const std::string& name) {
   return m.tensor(*index);
 }
 
+// The bytes a reader gets (GPTQ layouts are built on read).
+tessera::gptq::OwnedBytes bytes(const HfModel& m, const std::string& name) {
+  return m.read_all(*m.find_tensor(name));
+}
+
 // Checks one projection of the model against the layer the writer made.
 void expect_layer(const HfModel& m, const std::string& name, const GptqLayer& l, uint64_t rope_heads,
                   bool zeros_minus_one_roundtrip = true) {
@@ -54,7 +62,8 @@ void expect_layer(const HfModel& m, const std::string& name, const GptqLayer& l,
   const int32_t dtype = l.bits == 4 ? TESSERA_DTYPE_GPTQ_4BIT : l.bits == 8 ? TESSERA_DTYPE_GPTQ_8BIT : TESSERA_DTYPE_GPTQ_3BIT;
   EXPECT_EQ(t.dtype, dtype);
   EXPECT_EQ(t.dims, (std::vector<uint64_t>{l.in, l.out}));
-  const LayoutView v(t.data, t.n_bytes);
+  const auto b = bytes(m, name);
+  const LayoutView v(b.data(), b.size());
   v.expect_consistent(l.bits, l.in, l.out, l.group_size);
   // perm is a permutation, and row k belongs to group k / group_size.
   std::vector<int32_t> perm(l.in);
@@ -146,7 +155,8 @@ TEST(HfDirectory, ActOrderRowsAreSortedByGroup) {
   d.write(tmp.path());
   const auto m = HfModel::open(tmp.path());
   expect_all_layers(*m, d);
-  const LayoutView v(tensor(*m, "blk.0.ffn_down.weight").data, tensor(*m, "blk.0.ffn_down.weight").n_bytes);
+  const auto b = bytes(*m, "blk.0.ffn_down.weight");
+  const LayoutView v(b.data(), b.size());
   EXPECT_NE(v.header().flags & TESSERA_GPTQ_FLAG_ACT_ORDER, 0u);
 }
 
@@ -223,11 +233,11 @@ TEST(HfDirectory, FloatCheckpointQkRowsArePermuted) {
   EXPECT_FALSE(m->quant().has_value());
   for (const auto& [name, heads, rows] : {std::tuple{"blk.0.attn_q.weight", 4, 64}, std::tuple{"blk.0.attn_k.weight", 2, 32},
                                           std::tuple{"blk.0.attn_v.weight", 0, 32}}) {
-    const auto& t = tensor(*m, name);
-    EXPECT_EQ(t.dtype, TESSERA_DTYPE_F16);
+    EXPECT_EQ(tensor(*m, name).dtype, TESSERA_DTYPE_F16);
+    const auto b = bytes(*m, name);
     for (uint64_t r = 0; r < static_cast<uint64_t>(rows); ++r) {
       uint16_t v;
-      std::memcpy(&v, t.data + 2 * r * 64, 2);
+      std::memcpy(&v, b.data() + 2 * r * 64, 2);
       const uint64_t expected = heads ? rotate_half_source(r, static_cast<uint64_t>(rows), static_cast<uint64_t>(heads)) : r;
       ASSERT_EQ(v, expected) << name << " row " << r;
     }
@@ -271,6 +281,94 @@ TEST(HfDirectory, LinearRopeScalingIsPublishedOthersRefused) {
   expect_open_error(tmp.path(), TESSERA_ERR_UNSUPPORTED, {"config.json", "'rope_scaling'", "'yarn'", "only linear"});
 }
 
+// GPTQ layouts and reordered q/k rows are built when read, not held by the
+// model (a held copy took 3.6 GiB more for a 7B model); any part of a tensor
+// reads back as the same bytes as the whole, padding included.
+TEST(HfDirectory, LargeConversionsAreBuiltOnRead) {
+  TempDir tmp;
+  TinyGptqDir d(/*act_order=*/true);
+  d.write(tmp.path());
+  const auto m = HfModel::open(tmp.path());
+  EXPECT_EQ(tensor(*m, "blk.0.attn_q.weight").data, nullptr);
+  EXPECT_EQ(tensor(*m, "blk.0.ffn_down.weight").data, nullptr);
+  EXPECT_NE(tensor(*m, "token_embd.weight").data, nullptr);       // mapped
+  EXPECT_NE(tensor(*m, "blk.0.attn_norm.weight").data, nullptr);  // small, converted at open
+  const uint64_t index = *m->find_tensor("blk.0.attn_k.weight");
+  const auto whole = m->read_all(index);
+  ASSERT_GT(whole.size(), 400u);
+  for (const auto& [offset, size] : {std::pair<uint64_t, uint64_t>{0, 128}, {100, 333}, {whole.size() - 7, 7}}) {
+    std::vector<uint8_t> part(size);
+    m->read(index, offset, part.data(), size);
+    EXPECT_EQ(std::memcmp(part.data(), whole.data() + offset, size), 0) << "offset " << offset;
+  }
+  std::vector<uint8_t> dirty(whole.size(), 0xab);  // the reader's memory is not zeroed
+  m->read(index, 0, dirty.data(), dirty.size());
+  EXPECT_EQ(std::memcmp(dirty.data(), whole.data(), whole.size()), 0);
+  try {
+    m->read(index, whole.size() - 1, dirty.data(), 2);
+    ADD_FAILURE() << "a read past the end was accepted";
+  } catch (const tessera::sdk::Error& e) {
+    EXPECT_EQ(e.code(), TESSERA_ERR_OUT_OF_RANGE) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside tensor 'blk.0.attn_k.weight'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HfDirectory, QuantizationSettingsInBothFilesThatAgree) {
+  TempDir tmp;
+  TinyGptqDir d(/*act_order=*/true);
+  d.config["quantization_config"] = d.quantize;
+  d.config["quantization_config"]["quant_method"] = "gptq";
+  d.write(tmp.path());
+  const auto m = HfModel::open(tmp.path());
+  EXPECT_EQ(m->quant()->source, (tmp.path() / "quantize_config.json").string());
+  expect_all_layers(*m, d);
+}
+
+// Mistral is LLaMA with a sliding window, which tessera does not model: the
+// published context stops at the window (full attention inside it is what
+// Mistral computes) and the model says so.
+TEST(HfDirectory, MistralHyperParametersAndSlidingWindow) {
+  TempDir tmp;
+  TinyGptqDir d;
+  d.config["architectures"] = {"MistralForCausalLM"};
+  d.config["model_type"] = "mistral";
+  d.config["max_position_embeddings"] = 128;
+  d.config["sliding_window"] = 64;
+  d.config["rope_theta"] = 1000000.0;
+  d.config["rms_norm_eps"] = 1e-6;
+  d.write(tmp.path());
+  auto m = HfModel::open(tmp.path());
+  const auto& meta = m->metadata();
+  auto u = [&](const char* key) { return meta.find(key) ? meta.find(key)->as.u : ~0ull; };
+  const auto* source = meta.find("general.source.architecture");
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(std::string(source->as.s.data, source->as.s.size), "MistralForCausalLM");
+  EXPECT_EQ(u("llama.context_length"), 64u);
+  EXPECT_EQ(u("llama.embedding_length"), 64u);
+  EXPECT_EQ(u("llama.attention.head_count"), 4u);
+  EXPECT_EQ(u("llama.attention.head_count_kv"), 2u);
+  EXPECT_EQ(u("llama.feed_forward_length"), 96u);
+  EXPECT_EQ(meta.find("llama.rope.freq_base")->as.f, 1000000.0);
+  EXPECT_FLOAT_EQ(static_cast<float>(meta.find("llama.attention.layer_norm_rms_epsilon")->as.f), 1e-6f);
+  ASSERT_EQ(m->warnings().size(), 1u);
+  for (const char* f : {"config.json: sliding_window is 64, less than max_position_embeddings 128",
+                        "no sliding-window attention", "llama.context_length is 64", "MistralForCausalLM"})
+    EXPECT_NE(m->warnings()[0].find(f), std::string::npos) << "'" << f << "' not in: " << m->warnings()[0];
+  expect_all_layers(*m, d);
+  // model_type alone names the architecture; a window at least as long as
+  // the context, or none (null, as Mistral v0.2 writes), changes nothing.
+  d.config.erase("architectures");
+  for (const nlohmann::json& window : {nlohmann::json(128), nlohmann::json(4096), nlohmann::json(nullptr)}) {
+    SCOPED_TRACE(window.dump());
+    d.config["sliding_window"] = window;
+    d.write(tmp.path());
+    m = HfModel::open(tmp.path());
+    EXPECT_EQ(m->config().architecture, "MistralForCausalLM");
+    EXPECT_EQ(m->metadata().find("llama.context_length")->as.u, 128u);
+    EXPECT_TRUE(m->warnings().empty());
+  }
+}
+
 // ---- hostile directories ---------------------------------------------------
 
 TEST(HfDirectoryHostile, MissingGIdxWithActOrder) {
@@ -310,10 +408,10 @@ TEST(HfDirectoryHostile, WrongShapeForAGptqTensor) {
 TEST(HfDirectoryHostile, MismatchedGroupCount) {
   TempDir tmp;
   TinyGptqDir d;
-  d.quantize["group_size"] = 16;  // the tensors were written for 32: 2 groups, config now implies 4
+  d.quantize["group_size"] = 64;  // the tensors were written for 32: 2 groups, config now implies 1
   d.write(tmp.path());
   expect_open_error(tmp.path(), TESSERA_ERR_FORMAT,
-                    {"'model.layers.0.self_attn.q_proj.qzeros'", "shape is [2, 8]; expected [4, 8]", "group_size 16"});
+                    {"'model.layers.0.self_attn.q_proj.qzeros'", "shape is [2, 8]; expected [1, 8]", "group_size 64"});
 }
 
 TEST(HfDirectoryHostile, GIdxOutOfRange) {
@@ -338,6 +436,84 @@ TEST(HfDirectoryHostile, GIdxWithUnevenGroups) {
                     {"'model.layers.0.mlp.gate_proj.g_idx'", "group 1 has 1 rows; expected 32"});
 }
 
+// The layout packs input rows in units of 32, so a group of 16 cannot be
+// represented: refused at open (not at the first inference), although the
+// tensors themselves are consistent with it.
+TEST(HfDirectoryHostile, GroupSizeNotAMultipleOf32) {
+  TempDir tmp;
+  TinyGptqDir d;
+  std::mt19937 rng(5);
+  for (auto& [prefix, layer] : d.layers) {
+    layer = GptqLayer::random(layer.in, layer.out, 4, 16, false, rng);
+    for (auto& e : layer.entries(prefix, true)) *d.entry(e.name) = e;
+  }
+  d.quantize["group_size"] = 16;
+  d.write(tmp.path());
+  expect_open_error(tmp.path(), TESSERA_ERR_UNSUPPORTED,
+                    {"quantize_config.json: field 'group_size' is 16; expected -1 (one group) or a positive "
+                     "multiple of 32"});
+  d.config["quantization_config"] = d.quantize;
+  d.config["quantization_config"]["group_size"] = 48;
+  d.write(tmp.path(), /*with_quantize_file=*/false);
+  expect_open_error(tmp.path(), TESSERA_ERR_UNSUPPORTED,
+                    {"config.json: field 'quantization_config.group_size' is 48; expected -1 (one group) or a "
+                     "positive multiple of 32"});
+}
+
+// transformers reads config.json, AutoGPTQ quantize_config.json: when both
+// exist they must agree (an absent field counts as its default).
+TEST(HfDirectoryHostile, QuantizeConfigAndConfigJsonDisagree) {
+  using nlohmann::json;
+  const std::tuple<const char*, json, std::string, std::string> cases[] = {
+      {"bits", 8, "4", "8"},
+      {"group_size", 64, "32", "64"},
+      {"desc_act", true, "false", "true"},
+      {"sym", false, "true", "false"},
+      {"checkpoint_format", "gptq_v2", "\"gptq\"", "\"gptq_v2\""},
+      {"desc_act", nullptr, "true", "false"}};  // absent in config.json: false; quantize_config.json says true
+  for (const auto& [field, value, ours, theirs] : cases) {
+    SCOPED_TRACE(field);
+    TempDir tmp;
+    const bool absent = value.is_null();
+    TinyGptqDir d(/*act_order=*/absent);
+    d.config["quantization_config"] = d.quantize;
+    d.config["quantization_config"]["quant_method"] = "gptq";
+    if (absent) d.config["quantization_config"].erase(field);
+    else d.config["quantization_config"][field] = value;
+    d.write(tmp.path());
+    expect_open_error(tmp.path(), TESSERA_ERR_FORMAT,
+                      {"quantize_config.json: field '" + std::string(field) + "' is " + ours,
+                       "config.json: field 'quantization_config." + std::string(field) + "' is " + theirs,
+                       "the two files must agree"});
+  }
+}
+
+// AutoGPTQ v1 stores zero - 1, so an 8-bit group whose zero point is 0 is
+// stored as 255 and computed with 256, which the layout's one-byte zero
+// points cannot hold. gptq_v2 stores the zero point itself: 255 fits.
+TEST(HfDirectoryHostile, EightBitV1ZeroOf256) {
+  TempDir tmp;
+  TinyGptqDir d(/*act_order=*/false, 8);
+  const std::string prefix = "model.layers.0.mlp.up_proj";
+  GptqLayer& l = d.layers.at(prefix);
+  l.zeros[1 * l.out + 5] = 0;  // group 1, column 5: stored as (0 - 1) & 255
+  for (auto& e : l.entries(prefix, true)) *d.entry(e.name) = e;
+  d.write(tmp.path());
+  expect_open_error(tmp.path(), TESSERA_ERR_UNSUPPORTED,
+                    {"model.safetensors: tensor 'model.layers.0.mlp.up_proj.qzeros': group 1, column 5 stores 255",
+                     "zero point 256", "one byte (0-255)"});
+  d.quantize["checkpoint_format"] = "gptq_v2";
+  for (auto& [p, layer] : d.layers) {
+    if (p == prefix) layer.zeros[1 * l.out + 5] = 255;
+    for (auto& e : layer.entries(p, /*v1=*/false)) *d.entry(e.name) = e;
+  }
+  d.write(tmp.path());
+  const auto m = HfModel::open(tmp.path());
+  expect_layer(*m, "blk.0.ffn_up.weight", l, 0);
+  const auto b = bytes(*m, "blk.0.ffn_up.weight");
+  EXPECT_EQ(LayoutView(b.data(), b.size()).zero(1, 5), 255u);
+}
+
 TEST(HfDirectoryHostile, BadBits) {
   TempDir tmp;
   TinyGptqDir d;
@@ -358,7 +534,8 @@ TEST(HfDirectoryHostile, BadQuantizationSettings) {
   d.quantize["checkpoint_format"] = "gptq";
   d.quantize["group_size"] = 0;
   d.write(tmp.path());
-  expect_open_error(tmp.path(), TESSERA_ERR_FORMAT, {"field 'group_size' is 0"});
+  expect_open_error(tmp.path(), TESSERA_ERR_FORMAT,
+                    {"field 'group_size' is 0; expected -1 (one group) or a positive multiple of 32"});
   d.quantize["group_size"] = 32;
   d.quantize["quant_method"] = "awq";
   d.write(tmp.path());

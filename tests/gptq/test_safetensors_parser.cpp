@@ -171,6 +171,24 @@ TEST(SafetensorsParser, DuplicateTensorName) {
   expect_format_error(assemble_safetensors(text, Bytes(2, 0)), {"names 'a' twice"});
 }
 
+// nlohmann would keep the last of two equal keys inside an entry too; the
+// first "dtype" (U8, matching the size) would be silently replaced.
+TEST(SafetensorsParser, DuplicateFieldInsideAnEntry) {
+  const std::string dtype = R"({"a":{"dtype":"U8","dtype":"I8","shape":[2],"data_offsets":[0,2]}})";
+  expect_format_error(assemble_safetensors(dtype, Bytes(2, 0)),
+                      {"tensor 'a'", "field 'dtype' appears twice", "expected dtype, shape and data_offsets once each"});
+  const std::string offsets = R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2],"data_offsets":[0,2]}})";
+  expect_format_error(assemble_safetensors(offsets, Bytes(2, 0)), {"tensor 'a'", "field 'data_offsets' appears twice"});
+  const std::string metadata = R"({"__metadata__":{"format":"pt","format":"np"},)"
+                               R"("a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})";
+  expect_format_error(assemble_safetensors(metadata, Bytes(2, 0)), {"'__metadata__' names 'format' twice"});
+  // The same field name in two different entries is fine.
+  const std::string two = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                          R"("b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
+  const Bytes ok = assemble_safetensors(two, Bytes(2, 0));
+  EXPECT_NO_THROW(parse_safetensors(ok.data(), ok.size(), kFile));
+}
+
 TEST(SafetensorsParser, DeepNestingIsRefused) {
   std::string text = "{\"__metadata__\":";
   for (int i = 0; i < 100000; ++i) text += "[";

@@ -32,14 +32,13 @@ uint32_t read_bits(WordAt word_at, uint32_t bits, uint64_t bit) {
   throw sdk::Error(TESSERA_ERR_FORMAT, s.file + ": tensor '" + s.name + ".g_idx': " + what);
 }
 
-// Input-row order: identity unless g_idx differs from k / group_size, then
-// rows sorted by group (stable), as act-order kernels expect.
-std::vector<int32_t> input_order(const GptqSource& s, uint32_t n_groups, bool& act_order) {
-  std::vector<int32_t> perm(s.in_features);
-  std::iota(perm.begin(), perm.end(), 0);
-  act_order = false;
-  if (s.g_idx == nullptr) return perm;
+// Input-row order: empty (the identity) unless g_idx differs from
+// k / group_size, then rows sorted by group (stable), as act-order kernels
+// expect.
+std::vector<int32_t> input_order(const GptqSource& s, uint32_t n_groups) {
+  if (s.g_idx == nullptr) return {};
   std::vector<uint32_t> group(s.in_features);
+  bool act_order = false;
   for (uint64_t k = 0; k < s.in_features; ++k) {
     const auto g = static_cast<int32_t>(load_u32(s.g_idx + 4 * k));
     if (g < 0 || static_cast<uint32_t>(g) >= n_groups)
@@ -48,7 +47,9 @@ std::vector<int32_t> input_order(const GptqSource& s, uint32_t n_groups, bool& a
     group[k] = static_cast<uint32_t>(g);
     if (group[k] != k / s.group_size) act_order = true;
   }
-  if (!act_order) return perm;
+  if (!act_order) return {};
+  std::vector<int32_t> perm(s.in_features);
+  std::iota(perm.begin(), perm.end(), 0);
   std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) {
     return group[static_cast<size_t>(a)] < group[static_cast<size_t>(b)];
   });
@@ -61,6 +62,28 @@ std::vector<int32_t> input_order(const GptqSource& s, uint32_t n_groups, bool& a
                   " (every group must be group_size rows for the act-order layout)");
     }
   return perm;
+}
+
+// Zero point as stored in the checkpoint (before the v1 correction).
+uint32_t stored_zero(const GptqSource& s, uint64_t group, uint64_t column) {
+  const uint8_t* row = s.qzeros + 4 * group * (s.out_features * s.bits / 32);
+  return read_bits([&](uint64_t w) { return load_u32(row + 4 * w); }, s.bits, column * s.bits);
+}
+
+// AutoGPTQ v1 stores zero - 1, so a group whose zero point is 0 stores -1:
+// 255 in 8 bits, which AutoGPTQ reads back as 256. The layout's zero points
+// are one byte (tessera/gptq.h), so 256 cannot be represented; 4- and 3-bit
+// v1 zeros top out at 16 and 8 and always fit.
+void check_zeros_fit(const GptqSource& s, uint32_t n_groups) {
+  if (!s.zeros_minus_one || s.bits != 8) return;
+  for (uint64_t g = 0; g < n_groups; ++g)
+    for (uint64_t n = 0; n < s.out_features; ++n)
+      if (stored_zero(s, g, n) == 255)
+        throw sdk::Error(TESSERA_ERR_UNSUPPORTED,
+                         s.file + ": tensor '" + s.name + ".qzeros': group " + std::to_string(g) + ", column " +
+                             std::to_string(n) + " stores 255, which AutoGPTQ v1 (checkpoint_format \"gptq\", zero - 1 "
+                             "stored) computes with as zero point 256; tessera's GPTQ layout keeps zero points in one "
+                             "byte (0-255), so v1 8-bit zeros must be stored as at most 254");
 }
 
 // qweight with row k taken from source row perm[k] and column n from
@@ -123,50 +146,60 @@ tessera_gptq_header plan_gptq_header(uint32_t bits, uint64_t in_features, uint64
   return h;
 }
 
-OwnedBytes build_gptq_tensor(const GptqSource& s, const std::vector<uint32_t>& column_source) {
-  const uint64_t K = s.in_features, N = s.out_features;
-  tessera_gptq_header h = plan_gptq_header(s.bits, K, N, s.group_size);
-  bool act_order = false;
-  const std::vector<int32_t> perm = input_order(s, h.n_groups, act_order);
-  h.flags = (act_order ? uint32_t{TESSERA_GPTQ_FLAG_ACT_ORDER} : 0u) | (s.sym ? uint32_t{TESSERA_GPTQ_FLAG_SYMMETRIC} : 0u);
-  auto col = [&](uint64_t n) -> uint64_t { return column_source.empty() ? n : column_source[n]; };
+GptqPlan plan_gptq_tensor(const GptqSource& s, std::vector<uint32_t> column_source) {
+  GptqPlan p;
+  p.src = s;
+  p.column_source = std::move(column_source);
+  p.header = plan_gptq_header(s.bits, s.in_features, s.out_features, s.group_size);
+  p.perm = input_order(s, p.header.n_groups);
+  check_zeros_fit(s, p.header.n_groups);
+  p.header.flags = (p.perm.empty() ? 0u : uint32_t{TESSERA_GPTQ_FLAG_ACT_ORDER}) |
+                   (s.sym ? uint32_t{TESSERA_GPTQ_FLAG_SYMMETRIC} : 0u);
+  return p;
+}
 
-  OwnedBytes out(h.total_bytes);
-  uint8_t* base = out.data();
-  std::memcpy(base, &h, sizeof h);
+void write_gptq_tensor(const GptqPlan& p, uint8_t* dst) {
+  const GptqSource& s = p.src;
+  const tessera_gptq_header& h = p.header;
+  const uint64_t K = s.in_features, N = s.out_features, word_rows = K * s.bits / 32;
+  auto col = [&](uint64_t n) -> uint64_t { return p.column_source.empty() ? n : p.column_source[n]; };
+
+  // The reader's memory is not zeroed: clear the padding after each section.
+  const uint64_t ends[][2] = {{sizeof h, h.qweight_offset},
+                              {h.qweight_offset + word_rows * N * 4, h.scales_offset},
+                              {h.scales_offset + uint64_t{h.n_groups} * N * 2, h.zeros_offset},
+                              {h.zeros_offset + uint64_t{h.n_groups} * N, h.perm_offset},
+                              {h.perm_offset + 4 * K, h.total_bytes}};
+  for (const auto& [from, to] : ends) std::memset(dst + from, 0, to - from);
+  std::memcpy(dst, &h, sizeof h);
 
   // qweight: codes of row perm[k] of source column col(n) at row k, column n.
-  const uint64_t word_rows = K * s.bits / 32;
-  uint8_t* qw = base + h.qweight_offset;
-  if (!act_order && column_source.empty()) {
+  uint8_t* qw = dst + h.qweight_offset;
+  if (p.perm.empty() && p.column_source.empty()) {
     std::memcpy(qw, s.qweight, word_rows * N * 4);
-  } else if (!act_order) {
+  } else if (p.perm.empty()) {
     for (uint64_t r = 0; r < word_rows; ++r)
       for (uint64_t n = 0; n < N; ++n) std::memcpy(qw + 4 * (r * N + n), s.qweight + 4 * (r * N + col(n)), 4);
   } else {
-    const std::vector<uint32_t> words = repack_rows(s, perm, column_source);
+    const std::vector<uint32_t> words = repack_rows(s, p.perm, p.column_source);
     std::memcpy(qw, words.data(), words.size() * 4);
   }
 
-  // scales and zeros: per group, columns permuted; zeros unpacked (+1 for v1).
-  const uint64_t zero_words = N * s.bits / 32;
-  uint8_t* scales = base + h.scales_offset;
-  uint8_t* zeros = base + h.zeros_offset;
-  for (uint64_t g = 0; g < h.n_groups; ++g) {
-    const uint8_t* zrow = s.qzeros + 4 * g * zero_words;
+  // scales and zeros: per group, columns permuted; zeros unpacked (+1 for v1,
+  // which plan_gptq_tensor checked fits a byte).
+  uint8_t* scales = dst + h.scales_offset;
+  uint8_t* zeros = dst + h.zeros_offset;
+  for (uint64_t g = 0; g < h.n_groups; ++g)
     for (uint64_t n = 0; n < N; ++n) {
       std::memcpy(scales + 2 * (g * N + n), s.scales + 2 * (g * N + col(n)), 2);
-      const uint32_t stored = read_bits([&](uint64_t w) { return load_u32(zrow + 4 * w); }, s.bits, col(n) * s.bits);
-      const uint32_t zero = stored + (s.zeros_minus_one ? 1u : 0u);
-      if (zero > 255)  // only a v1 8-bit zero stored as -1 (AutoGPTQ's zero-0 bug) gets here
-        throw sdk::Error(TESSERA_ERR_FORMAT, s.file + ": tensor '" + s.name + ".qzeros': group " + std::to_string(g) +
-                                                 ", column " + std::to_string(col(n)) + " stores 255; a v1 (zero - 1) "
-                                                 "8-bit zero point must be at most 254");
-      zeros[g * N + n] = static_cast<uint8_t>(zero);
+      zeros[g * N + n] = static_cast<uint8_t>(stored_zero(s, g, col(n)) + (s.zeros_minus_one ? 1u : 0u));
     }
+
+  uint8_t* perm = dst + h.perm_offset;
+  for (uint64_t k = 0; k < K; ++k) {
+    const int32_t row = p.perm.empty() ? static_cast<int32_t>(k) : p.perm[k];
+    std::memcpy(perm + 4 * k, &row, 4);
   }
-  std::memcpy(base + h.perm_offset, perm.data(), 4 * K);
-  return out;
 }
 
 }  // namespace tessera::gptq

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "owned_bytes.hpp"
 #include "tessera/gptq.h"
 
 namespace tessera::gptq {
@@ -36,10 +35,24 @@ uint32_t group_count(uint64_t in_features, uint32_t group_size);
 // word (r, n) holds bits 32r .. 32r+31 of column n's stream.
 uint32_t read_packed_code(const uint8_t* words, uint64_t columns, uint32_t bits, uint64_t k, uint64_t n);
 
-// `column_source[n]` is the source column of output column n (empty: the
-// identity). Throws sdk::Error(TESSERA_ERR_FORMAT) for a g_idx that is out of
-// range or whose groups are not `group_size` rows each.
-OwnedBytes build_gptq_tensor(const GptqSource& src, const std::vector<uint32_t>& column_source);
+// A layer checked at open and built only when read: the layout is as large
+// as the weights, so the model keeps this plan (and the mapped source) and
+// writes the bytes straight into the reader's memory.
+struct GptqPlan {
+  GptqSource src;
+  std::vector<uint32_t> column_source;  // source column of output column n; empty: identity
+  std::vector<int32_t> perm;            // input row order; empty: identity (no act-order)
+  tessera_gptq_header header{};         // flags included
+};
+
+// Checks everything that can be wrong with the source: g_idx out of range or
+// groups that are not `group_size` rows (TESSERA_ERR_FORMAT), a v1 8-bit zero
+// that needs 256 (TESSERA_ERR_UNSUPPORTED). Throws sdk::Error.
+GptqPlan plan_gptq_tensor(const GptqSource& src, std::vector<uint32_t> column_source);
+
+// Writes the plan's header.total_bytes bytes (padding zeroed) at `dst`, which
+// needs no alignment. Cannot fail once the plan exists.
+void write_gptq_tensor(const GptqPlan& plan, uint8_t* dst);
 
 // The section offsets and sizes for a layer of this shape (header filled
 // except for flags).

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tessera/cpp/plugin.hpp"
+#include "tessera/quant/gptq.hpp"
 
 namespace tessera::gptq {
 namespace fs = std::filesystem;
@@ -143,7 +144,16 @@ QuantConfig parse_quant(const json& q, const std::string& source, const std::str
     f.fail("bits", "is " + std::to_string(bits) + "; expected 4, 8 or 3", TESSERA_ERR_UNSUPPORTED);
   c.bits = static_cast<uint32_t>(bits);
   c.group_size = f.integer_or("group_size", 128, -1);
-  if (c.group_size == 0) f.fail("group_size", "is 0; expected -1 (one group) or a positive row count");
+  // A group must be whole packing units of the layout (kGptqRowUnit rows), so
+  // no qweight word mixes two groups; in_features is such a multiple too, and
+  // need not be one of group_size (the last group may be shorter).
+  constexpr auto kUnit = static_cast<int64_t>(quant::kGptqRowUnit);
+  if (c.group_size == 0 || (c.group_size > 0 && c.group_size % kUnit != 0))
+    f.fail("group_size",
+           "is " + std::to_string(c.group_size) + "; expected -1 (one group) or a positive multiple of " +
+               std::to_string(kUnit) + " (tessera's GPTQ layout packs input rows in units of " + std::to_string(kUnit) +
+               ")",
+           c.group_size == 0 ? TESSERA_ERR_FORMAT : TESSERA_ERR_UNSUPPORTED);
   c.desc_act = f.boolean_or("desc_act", false);
   c.sym = f.boolean_or("sym", true);
   if (f.boolean_or("is_marlin_format", false))
@@ -155,6 +165,26 @@ QuantConfig parse_quant(const json& q, const std::string& source, const std::str
     f.fail("checkpoint_format", "is '" + c.checkpoint_format + "'; expected \"gptq\" or \"gptq_v2\"",
            TESSERA_ERR_UNSUPPORTED);
   return c;
+}
+
+// transformers reads config.json's quantization_config, AutoGPTQ reads
+// quantize_config.json: no rule makes one win, so two files that disagree on
+// a setting (each read alone, defaults included) are refused.
+void check_agree(const QuantConfig& a, const QuantConfig& b) {
+  auto flag = [](bool v) { return std::string(v ? "true" : "false"); };
+  const std::pair<const char*, std::pair<std::string, std::string>> fields[] = {
+      {"bits", {std::to_string(a.bits), std::to_string(b.bits)}},
+      {"group_size", {std::to_string(a.group_size), std::to_string(b.group_size)}},
+      {"desc_act", {flag(a.desc_act), flag(b.desc_act)}},
+      {"sym", {flag(a.sym), flag(b.sym)}},
+      {"checkpoint_format", {'"' + a.checkpoint_format + '"', '"' + b.checkpoint_format + '"'}}};
+  for (const auto& [field, values] : fields)
+    if (values.first != values.second)
+      throw sdk::Error(TESSERA_ERR_FORMAT,
+                       a.source + ": field '" + field + "' is " + values.first + ", but " + b.source +
+                           ": field 'quantization_config." + field + "' is " + values.second +
+                           " (defaults count when a field is absent); the two files must agree, tessera cannot tell "
+                           "which one the weights follow");
 }
 
 }  // namespace
@@ -197,14 +227,19 @@ HfConfig read_hf_config(const fs::path& config_json) {
 }
 
 std::optional<QuantConfig> read_quant_config(const fs::path& dir) {
-  const fs::path standalone = dir / "quantize_config.json";
-  if (fs::exists(standalone)) return parse_quant(read_json(standalone), standalone.string(), "");
   const fs::path config = dir / "config.json";
   const json j = read_json(config);
-  if (!j.contains("quantization_config") || j["quantization_config"].is_null()) return std::nullopt;
-  if (!j["quantization_config"].is_object())
-    throw sdk::Error(TESSERA_ERR_FORMAT, config.string() + ": field 'quantization_config' is not an object");
-  return parse_quant(j["quantization_config"], config.string(), "quantization_config.");
+  std::optional<QuantConfig> embedded;
+  if (j.contains("quantization_config") && !j["quantization_config"].is_null()) {
+    if (!j["quantization_config"].is_object())
+      throw sdk::Error(TESSERA_ERR_FORMAT, config.string() + ": field 'quantization_config' is not an object");
+    embedded = parse_quant(j["quantization_config"], config.string(), "quantization_config.");
+  }
+  const fs::path standalone = dir / "quantize_config.json";
+  if (!fs::exists(standalone)) return embedded;
+  QuantConfig q = parse_quant(read_json(standalone), standalone.string(), "");
+  if (embedded) check_agree(q, *embedded);
+  return q;
 }
 
 }  // namespace tessera::gptq

@@ -133,11 +133,15 @@ class HfModel::Builder {
     m_.tensors_.push_back(std::move(t));
   }
   Tensor mapped(const SafetensorsSet::Entry& e, const std::string& name, int32_t dtype, std::vector<uint64_t> dims) {
-    return Tensor{name, dtype, std::move(dims), e.tensor->data, e.tensor->n_bytes(), m_.files_->file_offset(e), e.shard};
+    return Tensor{name, dtype, std::move(dims), e.tensor->data, e.tensor->n_bytes(), m_.files_->file_offset(e), e.shard, {}};
   }
   Tensor owned(OwnedBytes bytes, const std::string& name, int32_t dtype, std::vector<uint64_t> dims) {
     OwnedBytes& b = m_.owned_.emplace_back(std::move(bytes));
-    return Tensor{name, dtype, std::move(dims), b.data(), b.size(), 0, 0};
+    return Tensor{name, dtype, std::move(dims), b.data(), b.size(), 0, 0, {}};
+  }
+  static Tensor built(const std::string& name, int32_t dtype, std::vector<uint64_t> dims, uint64_t n_bytes,
+                      std::function<void(uint8_t*)> build) {
+    return Tensor{name, dtype, std::move(dims), nullptr, n_bytes, 0, 0, std::move(build)};
   }
 
   // [rows, cols] in HF order -> dims {cols, rows}, mapped in place.
@@ -172,10 +176,10 @@ class HfModel::Builder {
     expect_shape(e, {out, in}, "[out_features, in_features] from config.json");
     if (order.empty()) return add(mapped(e, name, dtype, {in, out}));
     const uint64_t row_bytes = in * st_dtype_size(e.tensor->dtype);
-    OwnedBytes bytes(out * row_bytes);
-    for (uint64_t r = 0; r < out; ++r)
-      std::memcpy(bytes.data() + r * row_bytes, e.tensor->data + order[r] * row_bytes, row_bytes);
-    add(owned(std::move(bytes), name, dtype, {in, out}));
+    const uint8_t* rows = e.tensor->data;
+    add(built(name, dtype, {in, out}, out * row_bytes, [rows, row_bytes, order](uint8_t* dst) {
+      for (uint64_t r = 0; r < order.size(); ++r) std::memcpy(dst + r * row_bytes, rows + order[r] * row_bytes, row_bytes);
+    }));
   }
 
   void gptq_linear(const std::string& hf, const std::string& name, uint64_t in, uint64_t out,
@@ -225,7 +229,9 @@ class HfModel::Builder {
     src.qzeros = qzeros.tensor->data;
     src.scales = scales.tensor->data;
     src.g_idx = g_idx != nullptr ? g_idx->tensor->data : nullptr;
-    add(owned(build_gptq_tensor(src, order), name, gptq_dtype(q.bits), {in, out}));
+    auto plan = std::make_shared<const GptqPlan>(plan_gptq_tensor(src, order));
+    add(built(name, gptq_dtype(q.bits), {in, out}, plan->header.total_bytes,
+              [plan](uint8_t* dst) { write_gptq_tensor(*plan, dst); }));
   }
 
   // Older GPTQ tools store a bias buffer of zeros for every projection.
@@ -275,9 +281,17 @@ std::unique_ptr<HfModel> HfModel::open(const fs::path& dir) {
   if (full.filename().empty()) full = full.parent_path();  // "dir/" has an empty last component
   t.add_string("general.name", full.filename().string());
   t.add_string("general.source.architecture", c.architecture);
-  // Mistral's sliding window is not modelled: the context stops at it.
-  const int64_t context = c.sliding_window ? std::min(c.max_position_embeddings, *c.sliding_window)
-                                           : c.max_position_embeddings;
+  // Mistral's sliding window is not modelled: within it full attention is
+  // exactly Mistral's, so the published context stops at the window.
+  int64_t context = c.max_position_embeddings;
+  if (c.sliding_window && *c.sliding_window < context) {
+    context = *c.sliding_window;
+    m->warnings_.push_back((dir / "config.json").string() + ": sliding_window is " + std::to_string(context) +
+                           ", less than max_position_embeddings " + std::to_string(c.max_position_embeddings) +
+                           "; tessera has no sliding-window attention, so llama.context_length is " +
+                           std::to_string(context) + " (a longer context would attend past the window, unlike " +
+                           c.architecture + ")");
+  }
   t.add_u32("llama.context_length", u32(context));
   t.add_u32("llama.embedding_length", u32(c.hidden_size));
   t.add_u32("llama.block_count", u32(c.num_hidden_layers));
@@ -312,6 +326,31 @@ const HfModel::Tensor& HfModel::tensor(uint64_t index) const {
     throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, "tensor index " + std::to_string(index) + " is outside the " +
                                                    std::to_string(tensors_.size()) + " tensors");
   return tensors_[index];
+}
+
+void HfModel::read(uint64_t index, uint64_t offset, void* dst, uint64_t size) const {
+  const Tensor& t = tensor(index);
+  if (offset > t.n_bytes || size > t.n_bytes - offset)
+    throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, "bytes [" + std::to_string(offset) + ", " + std::to_string(offset) +
+                                                   " + " + std::to_string(size) + ") are outside tensor '" + t.name +
+                                                   "' of " + std::to_string(t.n_bytes) + " bytes");
+  if (size == 0) return;
+  auto* out = static_cast<uint8_t*>(dst);
+  if (t.data != nullptr) {
+    std::memcpy(out, t.data + offset, static_cast<size_t>(size));
+  } else if (offset == 0 && size == t.n_bytes) {
+    t.build(out);
+  } else {
+    OwnedBytes whole(t.n_bytes);
+    t.build(whole.data());
+    std::memcpy(out, whole.data() + offset, static_cast<size_t>(size));
+  }
+}
+
+OwnedBytes HfModel::read_all(uint64_t index) const {
+  OwnedBytes bytes(tensor(index).n_bytes);
+  read(index, 0, bytes.data(), bytes.size());
+  return bytes;
 }
 
 std::optional<uint64_t> HfModel::find_tensor(std::string_view name) const {

@@ -99,6 +99,7 @@ tessera_status open(void* plugin_state, const char* path, const tessera_config*,
                                        std::to_string(m.quant()->group_size) +
                                        (m.quant()->desc_act ? " act-order" : "")
                                  : std::string(", float weights")));
+      for (const std::string& w : m.warnings()) state->log.warn(w);
     }
     *out = file.release();
   });
@@ -185,6 +186,12 @@ tessera_status tensor_map(const tessera_model_file* file, uint64_t index, const 
     const HfModel::Tensor& t = model_of(file, "tensor_map").tensor(index);
     require_out(data, "tensor_map", "data");
     require_out(size, "tensor_map", "size");
+    // GPTQ layouts and reordered q/k rows exist only while being read (see
+    // hf_model.hpp); the host then falls back to tensor_read.
+    if (t.data == nullptr)
+      throw sdk::Error(TESSERA_ERR_UNSUPPORTED, "tensor_map: tensor '" + t.name +
+                                                    "' is built when read (GPTQ layout or reordered rows), not held "
+                                                    "in memory; use tensor_read");
     *data = t.data;
     *size = t.n_bytes;
   });
@@ -193,15 +200,13 @@ tessera_status tensor_map(const tessera_model_file* file, uint64_t index, const 
 tessera_status tensor_read(const tessera_model_file* file, uint64_t index, uint64_t offset, void* dst, uint64_t size,
                            tessera_error* err) {
   return sdk::guarded(err, [&] {
-    const HfModel::Tensor& t = model_of(file, "tensor_read").tensor(index);
-    if (offset > t.n_bytes || size > t.n_bytes - offset)
-      throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, "tensor_read: bytes [" + std::to_string(offset) + ", " +
-                                                     std::to_string(offset) + " + " + std::to_string(size) +
-                                                     ") are outside tensor '" + t.name + "' of " +
-                                                     std::to_string(t.n_bytes) + " bytes");
-    if (size == 0) return;
-    require_out(dst, "tensor_read", "dst");
-    std::memcpy(dst, t.data + offset, static_cast<size_t>(size));
+    const HfModel& model = model_of(file, "tensor_read");
+    if (size > 0) require_out(dst, "tensor_read", "dst");
+    try {
+      model.read(index, offset, dst, size);
+    } catch (const sdk::Error& e) {
+      throw sdk::Error(e.code(), std::string("tensor_read: ") + e.what());
+    }
   });
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -75,13 +76,23 @@ class HeaderParser {
     fail("tensor '" + name + "': " + what);
   }
 
+  // Duplicate keys are refused in every object (the root, a tensor entry,
+  // __metadata__): nlohmann keeps the last one, which would hide the other.
   nlohmann::json parse_json(const char* text, uint64_t len) {
-    std::set<std::string> seen;  // top-level keys: duplicates are ambiguous
-    auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    std::vector<std::set<std::string>> open_objects;  // keys seen, innermost last
+    std::string entry;                                // the root key being parsed
+    auto callback = [&](int depth, Event event, nlohmann::json& parsed) {
       if (depth > kMaxJsonDepth) fail("header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-      if (event == nlohmann::json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second)
-        fail("header names '" + parsed.get<std::string>() + "' twice; expected unique tensor names");
-      return true;
+      if (event == Event::object_start) open_objects.emplace_back();
+      if (event == Event::object_end) open_objects.pop_back();
+      if (event != Event::key) return true;
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (depth == 1) entry = key;
+      if (open_objects.back().insert(key).second) return true;
+      if (depth == 1) fail("header names '" + key + "' twice; expected unique tensor names");
+      if (entry == "__metadata__") fail("'__metadata__' names '" + key + "' twice; expected unique keys");
+      fail_tensor(entry, "field '" + key + "' appears twice; expected dtype, shape and data_offsets once each");
     };
     try {
       return nlohmann::json::parse(text, text + len, callback);

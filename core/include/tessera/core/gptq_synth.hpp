@@ -14,7 +14,7 @@ namespace tessera {
 
 struct GptqSynthOptions {
   uint32_t bits = 4;          // 4, 8 or 3
-  int64_t group_size = 128;   // -1: one group over all input rows
+  int64_t group_size = 128;   // -1: one group over all input rows; else a positive multiple of 32
   bool act_order = false;     // desc_act: g_idx a random permutation-derived map
   uint64_t seed = 42;
   std::filesystem::path tokenizer;  // copied as tokenizer.model; empty: a placeholder
@@ -27,8 +27,9 @@ struct GptqSynthStats {
 };
 
 // Creates `dir` (it must not exist or be empty). Throws tessera::Error:
-// UNSUPPORTED when a projection of the shape does not fit GPTQ packing
-// (in_features a multiple of 32, out_features of 8, or 32 for 3 bits).
+// INVALID_ARGUMENT for bits or group_size the reader refuses; UNSUPPORTED
+// when a projection of the shape does not fit GPTQ packing (in_features a
+// multiple of 32, out_features of 8, or 32 for 3 bits).
 GptqSynthStats synthesize_gptq_model(const ModelShape& shape, const GptqSynthOptions& options,
                                      const std::filesystem::path& dir, const TensorProgress& progress = {});
 
