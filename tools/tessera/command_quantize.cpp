@@ -69,7 +69,7 @@ int command_synth(const std::vector<std::string>& args) {
       "format", po::value<std::string>()->default_value("gguf"),
       "gguf (a file, --type) or gptq (a Hugging Face GPTQ directory, --bits)")(
       "bits", po::value<uint32_t>()->default_value(4), "gptq: 4, 8 or 3")(
-      "group-size", po::value<int64_t>()->default_value(128), "gptq: rows per group, -1 for one group")(
+      "group-size", po::value<int64_t>()->default_value(128), "gptq: rows per group, a multiple of 32, or -1 for one group")(
       "act-order", "gptq: desc_act checkpoint (g_idx a random permutation-derived map)")(
       "tokenizer", po::value<std::string>(), "gptq: tokenizer.model to copy (default: a placeholder vocabulary)");
   po::variables_map vm;
