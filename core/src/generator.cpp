@@ -64,7 +64,7 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
     sampler_->reset();
     for (int32_t id : result.prompt_ids) sampler_->accept(id);  // penalties see the prompt
   }
-  StreamingDetokenizer detokenizer(tokenizer_);
+  StreamingDetokenizer detokenizer(tokenizer_, /*continues_text=*/true);
   std::vector<int32_t> history = result.prompt_ids;
 
   auto start = clock::now();

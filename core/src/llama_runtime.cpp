@@ -55,6 +55,12 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
   if (options_.rope_freq_base) hp_.rope_freq_base = *options_.rope_freq_base;
   if (options_.rope_freq_scale) hp_.rope_freq_scale = *options_.rope_freq_scale;
   if (options_.context_size < 1 || options_.batch < 1) throw Error("context size and batch must be positive");
+  // Like llama.cpp: allowed, but positions past the trained context are
+  // ones the model never saw (and a Mistral window ends there).
+  if (hp_.context_length > 0 && options_.context_size > hp_.context_length && !options_.rope_freq_scale)
+    logger()->warn("context.size {} is longer than the model's trained context of {} tokens ({}.context_length); "
+                   "text past it may degrade",
+                   options_.context_size, hp_.context_length, "llama");
   assign_layers(placements);
   check_memory(model);
 

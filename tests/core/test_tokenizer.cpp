@@ -106,6 +106,23 @@ TEST_F(Tokenizer, StreamingNeverSplitsAUtf8Character) {
   EXPECT_EQ(joined, text);
 }
 
+// Generated text continues the prompt: the first piece keeps its space, as
+// llama.cpp prints it; decoding from the start drops the encoder's prefix.
+TEST_F(Tokenizer, StreamingContinuationKeepsTheFirstSpace) {
+  auto tokenizer = load(tessera::test::data_dir() / "models/stories260K.gguf");
+  if (!tokenizer) GTEST_SKIP() << skip_reason;
+  const auto ids = tokenizer->encode("Once upon a time", false);  // ▁Once ▁upon ▁a ▁time
+  ASSERT_EQ(ids.size(), 4u);
+  tessera::StreamingDetokenizer continuation(*tokenizer, /*continues_text=*/true);
+  std::string text;
+  for (std::size_t i = 1; i < ids.size(); ++i) text += continuation.push(ids[i]);
+  EXPECT_EQ(text + continuation.flush(), " upon a time");
+  tessera::StreamingDetokenizer start(*tokenizer);
+  text.clear();
+  for (int32_t id : ids) text += start.push(id);
+  EXPECT_EQ(text + start.flush(), "Once upon a time");
+}
+
 // tokenizer.model through the sentencepiece library: LLaMA's own model
 // reproduces llama.cpp's vectors, and tok512.model tokenizes like the GGUF
 // vocabulary of stories260K it was built from.

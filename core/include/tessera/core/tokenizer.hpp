@@ -71,7 +71,11 @@ std::string piece_text(const std::string& piece, bool is_byte);
 // incomplete UTF-8 character until the rest arrives.
 class StreamingDetokenizer {
  public:
-  explicit StreamingDetokenizer(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  // `continues_text`: the tokens follow text already shown (a prompt), so the
+  // first piece keeps its space ("Once" + "▁upon" -> "Once upon"); otherwise
+  // they start the text and the encoder's space prefix is taken off.
+  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool continues_text = false)
+      : tokenizer_(tokenizer), first_(!continues_text) {}
   // Text that is complete after adding token `id` (may be empty).
   std::string push(int32_t id);
   // Whatever is left (an incomplete character comes out as is).
@@ -80,7 +84,7 @@ class StreamingDetokenizer {
  private:
   const Tokenizer& tokenizer_;
   std::string pending_;
-  bool first_ = true;
+  bool first_;
 };
 
 }  // namespace tessera
