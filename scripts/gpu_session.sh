@@ -32,7 +32,7 @@ bundle() {
   set -e
   local shared=${TESSERA_TEST_DATA:-$(cd .. && pwd)/shared}
   local targets=(tessera_cli tessera_cpu tessera_cuda tessera_gguf tessera_gptq tessera_fixtures test_cuda
-                 test_cuda_mul_mat bench_cuda_mul_mat test_eval)
+                 test_cuda_mul_mat bench_cuda_mul_mat test_eval test_e2e)
   echo "== configuring and building $BUILD (sm_90 only) ($(date -u +%T))"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_TEST_DATA="$shared" \
     -DTESSERA_CUDA_ARCHITECTURES=90 > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
@@ -102,6 +102,10 @@ tests() {
   timeout 300 "$BUILD/bin/test_eval" --gtest_filter='*Cuda*:*cuda*' --gtest_output="json:$OUT/test_eval_cuda.json" \
     > "$OUT/test_eval_cuda.log" 2>&1 || status=1
   tail -n 3 "$OUT/test_eval_cuda.log"
+  # The GPTQ checkpoints end to end (cpu and GPU 0) against refs-public.
+  timeout 300 "$BUILD/bin/test_e2e" --gtest_filter='GptqEndToEnd*' --gtest_output="json:$OUT/test_e2e_gptq.json" \
+    > "$OUT/test_e2e_gptq.log" 2>&1 || status=1
+  grep -E "max (teacher-forced )?logit difference|PASSED|FAILED" "$OUT/test_e2e_gptq.log"
   log "mat-mul micro-benchmark"
   timeout 120 "$BUILD/bin/bench_cuda_mul_mat" > "$OUT/bench_cuda_mul_mat.txt" 2>&1 || status=1
   tail -n 30 "$OUT/bench_cuda_mul_mat.txt"

@@ -261,7 +261,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, CudaMulMatGguf, ::testing::ValuesIn(kGgufType
 TEST(CudaMulMatGptq, MatchesReference) {
   REQUIRE_GPU();
   for (uint32_t bits : {3u, 4u, 8u})
-    for (int64_t group : {int64_t{32}, int64_t{128}, int64_t{-1}})
+    for (int64_t group : {int64_t{32}, int64_t{64}, int64_t{128}, int64_t{-1}})
       for (bool act_order : {false, true}) {
         const Weight w = make_gptq_weight(bits, 544, 264, group, act_order, bits * 100 + static_cast<uint32_t>(group + 1) + act_order);
         for (int64_t rows : {1, 3, 11, 64, 300}) {

@@ -1,5 +1,6 @@
-// End to end with GPTQ checkpoints on the CPU, through the gptq format
-// plugin and the cpu plugin's GPTQ kernels:
+// End to end with GPTQ checkpoints on the CPU (and on GPU 0 where the cuda
+// plugin finds one), through the gptq format plugin and the compute plugins'
+// GPTQ kernels:
 //  - stories260K-wide256-gptq-4bit-g32 against refs-public/
 //    gptq_4bit_g32_greedy.json (a float64 forward pass over the
 //    checkpoint's dequantized weights), compared as refs-public/README.md
@@ -59,10 +60,11 @@ struct Loaded {
   std::unique_ptr<tessera::Session> session;
 };
 
-std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& yaml, const std::string& kernels) {
+// `compute`: one compute entry, e.g. "{ backend: cpu, threads: 2, kernels: scalar }".
+std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& yaml, const std::string& compute) {
   auto loaded = std::make_unique<Loaded>();
   std::ofstream(yaml) << "model: { path: \"" << model.string() << "\" }\n"
-                      << "compute: [ { backend: cpu, threads: 2, kernels: " << kernels << " } ]\n"
+                      << "compute: [ " << compute << " ]\n"
                       << "context: { size: 256, batch: 64, kv_type: f32 }\n";
   auto result = tessera::load_pipeline(yaml, loaded->registry, {tessera::test::build_plugin_dir()});
   if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
@@ -105,6 +107,19 @@ int write_dequantized(const fs::path& model, const fs::path& out, tessera::Plugi
   return act_order;
 }
 
+// The engines every test here runs: the cpu plugin's scalar and AVX-512
+// kernels, and GPU 0 where the cuda plugin finds one.
+std::vector<std::string> engines() {
+  std::vector<std::string> out = {"{ backend: cpu, threads: 2, kernels: scalar }",
+                                  "{ backend: cpu, threads: 2, kernels: avx512 }"};
+  tessera::PluginRegistry registry;
+  registry.discover({tessera::test::build_plugin_dir()});
+  tessera::Plugin* cuda = registry.find_mutable("cuda");
+  if (cuda != nullptr && cuda->is(TESSERA_KIND_COMPUTE) && cuda->compute()->device_count(cuda->state()) > 0)
+    out.push_back("{ backend: cuda, device: 0 }");
+  return out;
+}
+
 int32_t argmax(const std::vector<float>& logits, std::size_t offset, std::size_t vocab) {
   const auto first = logits.begin() + static_cast<std::ptrdiff_t>(offset);
   return static_cast<int32_t>(std::max_element(first, first + static_cast<std::ptrdiff_t>(vocab)) - first);
@@ -133,9 +148,9 @@ TEST_F(GptqEndToEnd, G32TeacherForcedAndGreedyMatchTheFloat64Reference) {
   const json ref = json::parse(in);
   const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
   const auto ids = ref["ids"].get<std::vector<int32_t>>();
-  for (const char* kernels : {"scalar", "avx512"}) {
-    SCOPED_TRACE(kernels);
-    auto loaded = load(tessera::test::data_dir() / kG32, dir / "g32.yaml", kernels);
+  for (const std::string& engine : engines()) {
+    SCOPED_TRACE(engine);
+    auto loaded = load(tessera::test::data_dir() / kG32, dir / "g32.yaml", engine);
     tessera::LlamaRuntime& runtime = loaded->session->runtime();
     std::vector<float> logits = runtime.evaluate(prompt);
     const std::size_t vocab = logits.size();
@@ -153,7 +168,7 @@ TEST_F(GptqEndToEnd, G32TeacherForcedAndGreedyMatchTheFloat64Reference) {
       }
       if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&ids[step], 1));
     }
-    std::printf("gptq g32 (%s): max teacher-forced logit difference %.2e\n", kernels, worst);
+    std::printf("gptq g32 (%s): max teacher-forced logit difference %.2e\n", engine.c_str(), worst);
 
     // Free-running greedy decoding from the prompt.
     runtime.reset();
@@ -178,10 +193,10 @@ TEST_F(GptqEndToEnd, ActOrderLogitsMatchTheDequantizedF32Model) {
   // A prompt and then a continuation of varied tokens (BOS first).
   std::vector<int32_t> tokens = {1, 403, 407, 261, 378};
   for (int32_t i = 0; i < 40; ++i) tokens.push_back(260 + (i * 37) % 240);
-  for (const char* kernels : {"scalar", "avx512"}) {
-    SCOPED_TRACE(kernels);
-    auto gptq = load(tessera::test::data_dir() / kActOrder, dir / "gptq.yaml", kernels);
-    auto plain = load(f32, dir / "f32.yaml", kernels);
+  for (const std::string& engine : engines()) {
+    SCOPED_TRACE(engine);
+    auto gptq = load(tessera::test::data_dir() / kActOrder, dir / "gptq.yaml", engine);
+    auto plain = load(f32, dir / "f32.yaml", engine);
     // Prefill (mat-mat kernels) for the first half, then one token at a time (mat-vec).
     const std::size_t half = tokens.size() / 2;
     std::vector<float> a = gptq->session->runtime().evaluate(std::span<const int32_t>(tokens.data(), half), true);
@@ -198,7 +213,7 @@ TEST_F(GptqEndToEnd, ActOrderLogitsMatchTheDequantizedF32Model) {
       worst = std::max(worst, static_cast<double>(std::fabs(a[i] - b[i])));
       spread = std::max(spread, static_cast<double>(std::fabs(b[i])));
     }
-    std::printf("gptq act-order vs dequantized F32 (%s): max logit difference %.2e (logits up to %.1f)\n", kernels,
+    std::printf("gptq act-order vs dequantized F32 (%s): max logit difference %.2e (logits up to %.1f)\n", engine.c_str(),
                 worst, spread);
     EXPECT_LE(worst, kDequantizedTolerance);
     EXPECT_GT(spread, 1.0) << "logits are degenerate; the comparison would prove nothing";
