@@ -134,15 +134,16 @@ void LlamaRuntime::assign_layers(const std::vector<BackendPlacement>& placements
 namespace {
 
 // What a device can give the model: its free memory less 5% for allocator
-// rounding, and on a GPU another 256 MiB for what the plugin allocates on its
-// own (dequantization slabs and attention scratch, the cuBLAS workspace,
-// captured CUDA graphs), so a model that passes does not fail at its first
-// prompt instead.
-uint64_t usable_bytes(const tessera_device_info& info) {
+// rounding, and on a GPU another 256 MiB per backend on it for what the
+// plugin allocates on its own (dequantization slabs and attention scratch,
+// the cuBLAS workspace, captured CUDA graphs), so a model that passes does
+// not fail at its first prompt instead.
+uint64_t usable_bytes(const tessera_device_info& info, std::size_t backends) {
   constexpr uint64_t kGpuReserve = 256ull << 20;
   const uint64_t usable = info.memory_free - info.memory_free / 20;
   if (info.type != TESSERA_DEVICE_GPU) return usable;
-  return usable > kGpuReserve ? usable - kGpuReserve : 0;
+  const uint64_t reserve = kGpuReserve * backends;
+  return usable > reserve ? usable - reserve : 0;
 }
 
 // The layer of a "blk.<n>.<name>" tensor, or -1 for tensors outside the
@@ -223,7 +224,7 @@ void LlamaRuntime::check_memory(const ModelFile& model) const {
   for (const Device& d : devices) {
     const ComputeBackend& backend = *backends_[d.entries.front()];
     const std::string where = fmt::format("'{}' device {}", backend.name(), backend.device());
-    const uint64_t usable = usable_bytes(d.info);
+    const uint64_t usable = usable_bytes(d.info, d.entries.size());
     summary += fmt::format("\n  {} ({}{}): needs {:.2f} GiB, {:.2f} GiB free, {:.2f} GiB usable", where,
                            d.info.name, d.entries.size() > 1 ? fmt::format(", {} entries", d.entries.size()) : "",
                            gib(d.need), gib(d.info.memory_free), gib(usable));

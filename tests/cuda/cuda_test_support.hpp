@@ -215,11 +215,12 @@ struct OpCase {
     for (std::size_t i = 0; i < src.size(); ++i)
       tensors.push_back(b.tensor(src[i].dtype, src[i].ne, src[i].bytes.data(), "input"));
     if (!src0_view_ne.empty()) {
+      if (src0_view_nb.size() != src0_view_ne.size()) throw std::runtime_error("src0_view_ne and src0_view_nb differ in length");
       tessera_tensor& view = tensors.front();
       view.n_dims = static_cast<uint32_t>(src0_view_ne.size());
       for (std::size_t j = 0; j < 4; ++j) {
         view.ne[j] = j < src0_view_ne.size() ? src0_view_ne[j] : 1;
-        view.nb[j] = j < src0_view_nb.size() ? src0_view_nb[j] : view.nb[j - 1] * static_cast<uint64_t>(view.ne[j - 1]);
+        view.nb[j] = j < src0_view_nb.size() ? src0_view_nb[j] : view.nb[j - 1] * static_cast<uint64_t>(view.ne[j - 1]);  // j >= 1 here
       }
     }
     tessera_tensor dst = b.tensor(dst_dtype, dst_ne, nullptr, "output");

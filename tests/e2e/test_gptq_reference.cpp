@@ -51,8 +51,12 @@ const char* kActOrder = "models/stories260K-wide256-gptq-4bit-g32-actorder";
 // quantization or a layout error moves logits by 0.1 or more).
 constexpr double kReferenceTolerance = 1e-3;
 // GPTQ file vs its F32 dequantization, same engine: only summation order
-// differs (measured max 0 scalar, 2.5e-5 avx512).
+// differs (measured max 0 scalar, 2.5e-5 avx512). On the GPU a prefill of
+// more than 16 rows runs the GPTQ side as an f16 GEMM (both operands
+// rounded to f16, about 1e-3 relative per product) against an f32 one, so
+// the bound there is wider, still far below the O(1) a perm error causes.
 constexpr double kDequantizedTolerance = 5e-4;
+constexpr double kDequantizedToleranceGpu = 5e-2;
 
 struct Loaded {
   tessera::PluginRegistry registry;
@@ -112,8 +116,10 @@ int write_dequantized(const fs::path& model, const fs::path& out, tessera::Plugi
 std::vector<std::string> engines() {
   std::vector<std::string> out = {"{ backend: cpu, threads: 2, kernels: scalar }",
                                   "{ backend: cpu, threads: 2, kernels: avx512 }"};
-  tessera::PluginRegistry registry;
-  registry.discover({tessera::test::build_plugin_dir()});
+  // Kept loaded: a plugin that has set up CUDA is not unloaded and reloaded.
+  static tessera::PluginRegistry registry;
+  static const bool discovered = (registry.discover({tessera::test::build_plugin_dir()}), true);
+  (void)discovered;
   tessera::Plugin* cuda = registry.find_mutable("cuda");
   if (cuda != nullptr && cuda->is(TESSERA_KIND_COMPUTE) && cuda->compute()->device_count(cuda->state()) > 0)
     out.push_back("{ backend: cuda, device: 0 }");
@@ -215,7 +221,7 @@ TEST_F(GptqEndToEnd, ActOrderLogitsMatchTheDequantizedF32Model) {
     }
     std::printf("gptq act-order vs dequantized F32 (%s): max logit difference %.2e (logits up to %.1f)\n", engine.c_str(),
                 worst, spread);
-    EXPECT_LE(worst, kDequantizedTolerance);
+    EXPECT_LE(worst, engine.find("cuda") != std::string::npos ? kDequantizedToleranceGpu : kDequantizedTolerance);
     EXPECT_GT(spread, 1.0) << "logits are degenerate; the comparison would prove nothing";
   }
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cli_common.hpp"
@@ -183,7 +184,9 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
   // plugin's scratch, the driver's context and any other process, as
   // nvidia-smi shows it); meaningful for a GPU, the whole machine for a cpu.
   nlohmann::json devices = nlohmann::json::array();
+  std::set<std::pair<std::string, int32_t>> seen;  // one row per device, not per pipeline entry
   for (const auto& backend : session.backends()) {
+    if (!seen.insert({backend->name(), backend->device()}).second) continue;
     const tessera_device_info info = backend->info();
     devices.push_back({{"backend", backend->name()},
                        {"device", backend->device()},
