@@ -107,6 +107,39 @@ TEST(cuda_plugin, BuffersRoundTripAndRefuseBadRanges) {
   EXPECT_NE(std::string(err.message).find("not a buffer of the cuda plugin"), std::string::npos) << err.message;
 }
 
+// Two backends on one GPU run on separate streams: a node of one that reads
+// the other's buffer is refused, not run unordered.
+TEST(cuda_plugin, AnotherBackendsBufferIsRefused) {
+  TESSERA_REQUIRE_CUDA();
+  Backend a("cuda", kCuda), b("cuda", kCuda);
+  const std::vector<float> x(64, 1.5f);
+  tessera_tensor src = b.tensor(TESSERA_DTYPE_F32, {64}, x.data(), "x");
+  tessera_tensor dst = a.tensor(TESSERA_DTYPE_F32, {64}, nullptr, "y");
+  tessera_node node = make_node(TESSERA_OP_COPY, &dst, {&src});
+  const auto [status, message] = a.execute({&node});
+  EXPECT_EQ(status, TESSERA_ERR_INVALID_ARGUMENT) << message;
+  EXPECT_NE(message.find("another cuda backend"), std::string::npos) << message;
+}
+
+// A buffer that outlives its backend: reads and writes are refused with the
+// reason, freeing it only releases the memory.
+TEST(cuda_plugin, ABufferOutlivingItsBackendIsRefusedNotDereferenced) {
+  TESSERA_REQUIRE_CUDA();
+  Plugin& cuda = plugin("cuda");
+  const tessera_compute_interface& api = *cuda.compute();
+  tessera_error err;
+  tessera_error_init(&err);
+  tessera_backend* backend = nullptr;
+  ASSERT_EQ(api.backend_create(cuda.state(), 0, nullptr, &backend, &err), TESSERA_OK) << err.message;
+  tessera_buffer* buffer = nullptr;
+  ASSERT_EQ(api.buffer_alloc(backend, 256, &buffer, &err), TESSERA_OK) << err.message;
+  api.backend_free(backend);
+  const uint32_t word = 7;
+  EXPECT_EQ(api.buffer_write(buffer, 0, &word, sizeof word, &err), TESSERA_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err.message).find("backend was freed"), std::string::npos) << err.message;
+  api.buffer_free(buffer);
+}
+
 TEST(cuda_plugin, AnImpossibleAllocationIsAClearError) {
   TESSERA_REQUIRE_CUDA();
   Backend b("cuda", kCuda);
