@@ -1,8 +1,9 @@
 // GPTQ mul_mat throughput of the cpu plugin: a 4096 x 4096 4-bit group-128
 // weight (plain and act-order), mat-vec (N = 1) and prefill (N = 64),
-// scalar reference vs avx512 on 1 and 2 threads, next to Q4_0 avx512 on the
-// same shape as the yardstick. Not a test: run build/bin/bench_cpu_gptq
-// (--quick: avx512 mat-vec and Q4_0 only).
+// scalar reference vs avx512 (float activations) vs vnni (int8 activations,
+// mat-vec only: prefill is the same panel kernel) on 1 and 2 threads, next
+// to Q4_0 on the same shape and kernel family as the yardstick. Not a test:
+// run build/bin/bench_cpu_gptq (--quick: mat-vec without scalar or act-order).
 // Times are the best of several runs; mat-vec is timed with one weight copy
 // (L3-resident: the kernel's compute speed) and cycling through >= 160 MB of
 // copies (every run reads its weights from DRAM, as decoding a model does).
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "gptq_builder.hpp"
 #include "matmul_simd_support.hpp"
@@ -88,16 +90,18 @@ void report(const char* what, int64_t n, bool dram, const char* kernels, int thr
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --quick: avx512 mat-vec only, plain order, and the Q4_0 yardstick.
+  // --quick: mat-vec only (avx512, vnni), plain order, and the Q4_0 yardstick.
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int64_t k = 4096, m = 4096;
-  {
-    Backend probe(yaml_for("avx512", 1));
-    if (probe.create_status().code != TESSERA_OK) {
-      std::printf("avx512 kernels unavailable: %s\n", probe.create_status().message.c_str());
-      return 0;
-    }
+  if (const std::string why = kernels_unavailable("avx512"); !why.empty()) {
+    std::printf("avx512 kernels unavailable: %s\n", why.c_str());
+    return 0;
   }
+  const std::string no_vnni = kernels_unavailable("vnni");
+  if (!no_vnni.empty()) std::printf("vnni kernels unavailable: %s\n", no_vnni.c_str());
+  const auto skip_kernels = [&](const char* kernels, int64_t n) {
+    return std::strcmp(kernels, "vnni") == 0 && (n > 1 || !no_vnni.empty());
+  };
   std::printf(
       "weights %lld x %lld (K x N); L3: one weight copy, DRAM: cycling >= 160 MB of copies\n"
       "%-16s %3s %-4s %-7s %2s %10s %8s %8s\n",
@@ -112,9 +116,9 @@ int main(int argc, char** argv) {
       if (quick && n > 1) continue;
       const auto x = random_floats(static_cast<size_t>(k * n), 3);
       for (int threads : {1, 2})
-        for (const char* kernels : {"scalar", "avx512"})
+        for (const char* kernels : {"scalar", "avx512", "vnni"})
           for (bool dram : {false, true}) {
-            if (quick && std::strcmp(kernels, "scalar") == 0) continue;
+            if (skip_kernels(kernels, n) || (quick && std::strcmp(kernels, "scalar") == 0)) continue;
             if (n > 1 && dram) continue;  // prefill reuses each weight 64 times: cache residency hardly matters
             if (std::strcmp(kernels, "scalar") == 0 && (dram || (n > 1 && threads == 1))) continue;  // seconds
             const double s = time_runs(
@@ -129,15 +133,17 @@ int main(int argc, char** argv) {
   }
   const auto q4 = random_weights(TESSERA_DTYPE_Q4_0, k, m, 11);
   for (int64_t n : {1, 64}) {
+    if (quick && n > 1) continue;
     const auto x = random_floats(static_cast<size_t>(k * n), 3);
     for (int threads : {1, 2})
-      for (bool dram : {false, true}) {
-        if (n > 1 && dram) continue;
-        const MatMulCase c{TESSERA_DTYPE_Q4_0, k, m, n};
-        const double s = time_runs([&] { return std::make_unique<MatMulRun>(yaml_for("avx512", threads), c, q4, x); },
-                                   q4.size(), n, dram);
-        report("Q4_0", n, dram, "avx512", threads, s, q4.size(), m, k);
-      }
+      for (const char* kernels : {"avx512", "vnni"})
+        for (bool dram : {false, true}) {
+          if ((n > 1 && dram) || (!no_vnni.empty() && std::strcmp(kernels, "vnni") == 0)) continue;
+          const MatMulCase c{TESSERA_DTYPE_Q4_0, k, m, n};
+          const double s = time_runs([&] { return std::make_unique<MatMulRun>(yaml_for(kernels, threads), c, q4, x); },
+                                     q4.size(), n, dram);
+          report("Q4_0", n, dram, kernels, threads, s, q4.size(), m, k);
+        }
   }
   return 0;
 }

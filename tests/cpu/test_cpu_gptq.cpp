@@ -1,6 +1,6 @@
 // GPTQ mul_mat in the cpu plugin. GPTQ tensors are built here from float
 // weights (tests/support/gptq_builder.hpp, no format plugin involved) and
-// checked three ways:
+// checked four ways:
 //  - the SDK reference dequantizer restores the original weights to within
 //    one quantization step, at the right input rows (so act-order / perm
 //    handling is tested against the float weights themselves);
@@ -9,8 +9,26 @@
 //    the final float rounding differs);
 //  - the AVX-512 kernels match it: relative norm error <= 1e-5 (float
 //    accumulation, group sums folded as scale * (sum_qx - zero * sum_x)),
-//    and are bitwise identical on 1 and 2 threads.
+//    and are bitwise identical on 1 and 2 threads (a bound the int8 kernel
+//    cannot meet, so this also shows `avx512` keeps the float kernel);
+//  - the int8 mat-vec (`kernels: vnni`, <= 4 rows; skipped without
+//    AVX512_VNNI) against two references, as test_cpu_matmul_vnni.cpp states
+//    them: (a) tight, a double matmul over the reference dequantization and
+//    the activations quantized as the kernel quantizes them (from the spec:
+//    the gathered column x[perm[k]] in blocks of 32, amax = max |x|,
+//    d = amax / 127 in float, q = round half away of x * (1 / d)). The
+//    kernel sums exact integer block dots with float FMAs and folds each
+//    group as scale * (sum - zero * sum_b d_b sum(q_b)): a few float
+//    roundings of terms of size scale * (code + zero) * |xq|, which
+//    cancellation cannot shrink, so per output we allow
+//    |vnni - ref| <= 1e-6 * sum_i (|w_i| + 2 scale_i zero_i) |xq_i|
+//    (about 16 float epsilons; measured worst 1.2e-8);
+//    (b) loose, the double matmul on the unquantized activations:
+//    ||vnni - ref|| < 2e-2 * sqrt(sum_outputs sum_i (w_i x_i)^2) (rounding to
+//    8 bits moves each value by <= amax / 254, ~0.4% RMS). Bitwise identical
+//    on 1 and 2 threads, and `auto` is the same kernel.
 // Hostile headers are rejected with an error naming the field.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -182,6 +200,121 @@ TEST(cpu_gptq_shapes, LargerMatricesAndPrefill) {
                     1e-5);
         }
       }
+    }
+  }
+}
+
+// ---- int8 mat-vec (`kernels: vnni`) ------------------------------------------
+
+// The kernel's activation quantization, from the spec: per activation row,
+// the gathered column x[perm[k]] in blocks of 32 -> d * q, put back at the
+// original input rows.
+std::vector<double> int8_activations(const std::vector<float>& x, const int32_t* perm, int64_t k, int64_t rows) {
+  std::vector<double> out(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * k;
+    for (int64_t b = 0; b < k; b += 32) {
+      float amax = 0;
+      for (int64_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(xr[perm[i]]));
+      const float d = amax / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      for (int64_t i = b; i < b + 32; ++i) {
+        const float q = std::round(xr[perm[i]] * id);
+        EXPECT_LE(std::fabs(q), 127.0f);
+        out[static_cast<size_t>(r * k + perm[i])] = static_cast<double>(d) * static_cast<double>(q);
+      }
+    }
+  }
+  return out;
+}
+
+// Runs `rows` random activation rows through `kernels: vnni` (1 and 2
+// threads) and `auto`, and checks them against references (a) and (b) of
+// the file comment. `w` is the SDK's dequantization of `t`.
+void expect_int8_kernel_matches(const GptqTensor& t, const std::vector<float>& w, int32_t dtype, int64_t rows,
+                                uint32_t seed) {
+  const int64_t k = static_cast<int64_t>(t.header.in_features), n = static_cast<int64_t>(t.header.out_features);
+  const auto* perm = reinterpret_cast<const int32_t*>(t.bytes.data() + t.header.perm_offset);
+  const uint8_t* zeros = t.bytes.data() + t.header.zeros_offset;
+  const std::vector<float> x = random_floats(static_cast<size_t>(k * rows), seed);
+  const std::vector<double> xq = int8_activations(x, perm, k, rows);
+  const std::vector<float> got = run_or_fail(yaml_for("vnni", 1), dtype, k, n, t.bytes, x, rows);
+  ASSERT_EQ(got.size(), static_cast<size_t>(n * rows));
+  double loose_err = 0, loose_terms = 0;
+  int bad = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t m = 0; m < n; ++m) {
+      double ref = 0, bound = 0, exact = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        const size_t g =
+            static_cast<size_t>(t.g_idx[static_cast<size_t>(i)]) * static_cast<size_t>(n) + static_cast<size_t>(m);
+        const double wi = w[static_cast<size_t>(m * k + i)], xqi = xq[static_cast<size_t>(r * k + i)];
+        const double xi = x[static_cast<size_t>(r * k + i)];
+        ref += wi * xqi;
+        bound += (std::fabs(wi) + 2.0 * t.scale_used[g] * zeros[g]) * std::fabs(xqi);
+        exact += wi * xi;
+        loose_terms += wi * xi * wi * xi;
+      }
+      const double v = got[static_cast<size_t>(r * n + m)];
+      if (std::fabs(v - ref) > 1e-6 * bound && ++bad <= 5)
+        ADD_FAILURE() << "row " << r << ", column " << m << ": " << v << " vs " << ref << " (allowed " << 1e-6 * bound
+                      << ")";
+      loose_err += (v - exact) * (v - exact);
+    }
+  EXPECT_EQ(bad, 0) << "outputs off the quantized-activation reference";
+  EXPECT_LT(std::sqrt(loose_err), 2e-2 * std::sqrt(loose_terms)) << "off the float-activation reference";
+  EXPECT_EQ(got, run_or_fail(yaml_for("vnni", 2), dtype, k, n, t.bytes, x, rows))
+      << "results depend on the thread count";
+  EXPECT_EQ(got, run_or_fail(yaml_for("auto", 2), dtype, k, n, t.bytes, x, rows))
+      << "`auto` does not run the int8 kernel on this VNNI CPU";
+}
+
+// bits, group size, act-order, symmetric
+using Int8Param = std::tuple<uint32_t, int64_t, bool, bool>;
+
+class cpu_gptq_vnni : public testing::TestWithParam<Int8Param> {};
+
+TEST_P(cpu_gptq_vnni, MatVecMatchesReferences) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  const auto [bits, group, act_order, sym] = GetParam();
+  // As above: K = 320 (a partial last group for g64 / g128; two tasks of
+  // 256 and 64 rows, so group -1 spans tasks), N = 40 (a masked tail of 8).
+  const int64_t k = 320, n = 40;
+  GptqSpec spec{bits, static_cast<uint64_t>(k), static_cast<uint64_t>(n), group, sym, act_order, 11 + bits};
+  const GptqTensor t = build_gptq(spec, random_floats(static_cast<size_t>(k * n), 200 + bits));
+  std::vector<float> w(static_cast<size_t>(k * n));
+  tessera::quant::gptq_dequantize(t.bytes.data(), w.data());
+  for (int64_t rows : {1, 2, 3, 4}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    expect_int8_kernel_matches(t, w, gptq_dtype(bits), rows, 600 + static_cast<uint32_t>(rows));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllLayouts, cpu_gptq_vnni,
+                         testing::Combine(testing::Values(4u, 8u),
+                                          testing::Values(int64_t{32}, int64_t{64}, int64_t{128}, int64_t{-1}),
+                                          testing::Bool(), testing::Bool()),
+                         layout_name);
+
+// The shapes of LargerMatricesAndPrefill: several row tasks (K = 1024), and
+// column strips (K = 256, N = 1040). Prefill (> 4 rows) under `vnni` is the
+// float panel kernel: bitwise equal to `avx512`.
+TEST(cpu_gptq_vnni_shapes, LargerMatricesAndPrefill) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  for (const auto& [k, n] : {std::pair<int64_t, int64_t>{1024, 264}, {256, 1040}}) {
+    for (uint32_t bits : {4u, 8u}) {
+      GptqSpec spec{bits, static_cast<uint64_t>(k), static_cast<uint64_t>(n), 128, false, true, 3};
+      const GptqTensor t = build_gptq(spec, random_floats(static_cast<size_t>(k * n), 9));
+      std::vector<float> w(static_cast<size_t>(k * n));
+      tessera::quant::gptq_dequantize(t.bytes.data(), w.data());
+      SCOPED_TRACE(std::to_string(k) + " x " + std::to_string(n) + ", " + std::to_string(bits) + " bits");
+      for (int64_t rows : {1, 2, 3, 4}) {
+        SCOPED_TRACE("rows " + std::to_string(rows));
+        expect_int8_kernel_matches(t, w, gptq_dtype(bits), rows, 70 + static_cast<uint32_t>(rows));
+      }
+      const auto x = random_floats(static_cast<size_t>(k * 9), 78);
+      EXPECT_EQ(run_or_fail(yaml_for("vnni", 2), gptq_dtype(bits), k, n, t.bytes, x, 9),
+                run_or_fail(yaml_for("avx512", 2), gptq_dtype(bits), k, n, t.bytes, x, 9));
     }
   }
 }

@@ -57,6 +57,13 @@ constexpr double kReferenceTolerance = 1e-3;
 // the bound there is wider, still far below the O(1) a perm error causes.
 constexpr double kDequantizedTolerance = 5e-4;
 constexpr double kDequantizedToleranceGpu = 5e-2;
+// `kernels: auto` on a VNNI CPU rounds the activations of GPTQ mat-vecs to
+// int8 blocks, as llama.cpp does for its quantized types (measured: 0.134
+// against the reference, 0.198 against the dequantized F32 model, whose F32
+// weights keep float activations); argmax is checked where the reference
+// margin exceeds twice that rounding, like the Q4_0 greedy test.
+constexpr double kInt8Tolerance = 0.3;
+constexpr double kInt8ArgmaxMargin = 0.2;
 
 struct Loaded {
   tessera::PluginRegistry registry;
@@ -112,10 +119,12 @@ int write_dequantized(const fs::path& model, const fs::path& out, tessera::Plugi
 }
 
 // The engines every test here runs: the cpu plugin's scalar and AVX-512
-// kernels, and GPU 0 where the cuda plugin finds one.
+// kernels, its default (`auto`: int8 activations on VNNI CPUs), and GPU 0
+// where the cuda plugin finds one.
 std::vector<std::string> engines() {
   std::vector<std::string> out = {"{ backend: cpu, threads: 2, kernels: scalar }",
-                                  "{ backend: cpu, threads: 2, kernels: avx512 }"};
+                                  "{ backend: cpu, threads: 2, kernels: avx512 }",
+                                  "{ backend: cpu, threads: 2, kernels: auto }"};
   // Kept loaded: a plugin that has set up CUDA is not unloaded and reloaded.
   static tessera::PluginRegistry registry;
   static const bool discovered = (registry.discover({tessera::test::build_plugin_dir()}), true);
@@ -125,6 +134,9 @@ std::vector<std::string> engines() {
     out.push_back("{ backend: cuda, device: 0 }");
   return out;
 }
+
+// Engines whose activations are rounded (see kInt8Tolerance).
+bool rounds_activations(const std::string& engine) { return engine.find("kernels: auto") != std::string::npos; }
 
 int32_t argmax(const std::vector<float>& logits, std::size_t offset, std::size_t vocab) {
   const auto first = logits.begin() + static_cast<std::ptrdiff_t>(offset);
@@ -166,10 +178,11 @@ TEST_F(GptqEndToEnd, G32TeacherForcedAndGreedyMatchTheFloat64Reference) {
       for (const auto& pair : top5) {
         const double diff = std::fabs(logits[pair[0].get<std::size_t>()] - pair[1].get<double>());
         worst = std::max(worst, diff);
-        EXPECT_LE(diff, kReferenceTolerance) << "step " << step << " token " << pair[0];
+        EXPECT_LE(diff, rounds_activations(engine) ? kInt8Tolerance : kReferenceTolerance)
+            << "step " << step << " token " << pair[0];
       }
       const double margin = top5[0][1].get<double>() - top5[1][1].get<double>();
-      if (margin > 0.05) {
+      if (margin > (rounds_activations(engine) ? kInt8ArgmaxMargin : 0.05)) {
         EXPECT_EQ(argmax(logits, 0, vocab), ids[step]) << "step " << step;
       }
       if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&ids[step], 1));
@@ -184,7 +197,9 @@ TEST_F(GptqEndToEnd, G32TeacherForcedAndGreedyMatchTheFloat64Reference) {
       generated.push_back(argmax(logits, 0, vocab));
       if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&generated.back(), 1));
     }
-    EXPECT_EQ(generated, ids);
+    if (!rounds_activations(engine)) {
+      EXPECT_EQ(generated, ids);
+    }
   }
 }
 
@@ -221,7 +236,9 @@ TEST_F(GptqEndToEnd, ActOrderLogitsMatchTheDequantizedF32Model) {
     }
     std::printf("gptq act-order vs dequantized F32 (%s): max logit difference %.2e (logits up to %.1f)\n", engine.c_str(),
                 worst, spread);
-    EXPECT_LE(worst, engine.find("cuda") != std::string::npos ? kDequantizedToleranceGpu : kDequantizedTolerance);
+    EXPECT_LE(worst, rounds_activations(engine)                 ? kInt8Tolerance
+                     : engine.find("cuda") != std::string::npos ? kDequantizedToleranceGpu
+                                                                : kDequantizedTolerance);
     EXPECT_GT(spread, 1.0) << "logits are degenerate; the comparison would prove nothing";
   }
 }

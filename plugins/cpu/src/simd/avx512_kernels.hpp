@@ -9,11 +9,12 @@
 
 namespace tessera::cpu::avx512 {
 
-MatMulFn float_kernel(int32_t dtype);   // F32, F16, BF16: decode to float, FMA
-MatMulFn legacy_kernel(int32_t dtype);  // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL
-MatMulFn kquant_kernel(int32_t dtype);  // Q2_K .. Q8_K, IQ4_XS
-MatMulFn bf16_dot_kernel();
-MatMulFn vnni_kernel(int32_t dtype);  // Q4_0, Q8_0: int8 activations, vpdpbusd (needs AVX512_VNNI)
-MatMulFn gptq_kernel(int32_t dtype);    // GPTQ_4BIT, GPTQ_8BIT, packed codes read directly             // BF16 with vdpbf16ps (needs AVX512_BF16)
+MatMulFn float_kernel(int32_t dtype);      // F32, F16, BF16: decode to float, FMA
+MatMulFn legacy_kernel(int32_t dtype);     // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL
+MatMulFn kquant_kernel(int32_t dtype);     // Q2_K .. Q8_K, IQ4_XS
+MatMulFn bf16_dot_kernel();                // BF16 with vdpbf16ps (needs AVX512_BF16)
+MatMulFn vnni_kernel(int32_t dtype);       // Q4_0, Q8_0: int8 activations, vpdpbusd (needs AVX512_VNNI)
+MatMulFn gptq_kernel(int32_t dtype);       // GPTQ_4BIT, GPTQ_8BIT, packed codes read directly
+MatMulFn gptq_vnni_kernel(int32_t dtype);  // the same, int8 activations in mat-vec (needs AVX512_VNNI)
 
 }  // namespace tessera::cpu::avx512

@@ -14,7 +14,7 @@ std::string Kernels::describe() const {
   if (path == KernelPath::scalar) return "scalar";
   std::string s = "avx512";
   if (bf16_dot) s += " (bf16 dot)";
-  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0";
+  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0/GPTQ";
   return s;
 }
 
@@ -58,6 +58,7 @@ Kernels select_kernels(const std::string& request, const std::string& where) {
   // auto takes the int8 Q4_0 / Q8_0 kernels where the CPU has VNNI: their
   // activations are Q8_0 blocks, exactly as llama.cpp computes these types
   // (its reference logits are closer to them than to float activations);
+  // GPTQ mat-vec takes int8 activations too (1.5x the 7B GPTQ decode);
   // `avx512` keeps float activations.
   k.int8_dot = request == "vnni" || (request == "auto" && cpu_features().avx512vnni);
   return k;
@@ -70,8 +71,10 @@ MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
   return nullptr;
 #else
   if (dtype == TESSERA_DTYPE_BF16 && kernels.bf16_dot) return avx512::bf16_dot_kernel();
-  if (kernels.int8_dot)
+  if (kernels.int8_dot) {
     if (MatMulFn f = avx512::vnni_kernel(dtype)) return f;
+    if (MatMulFn f = avx512::gptq_vnni_kernel(dtype)) return f;
+  }
   if (MatMulFn f = avx512::float_kernel(dtype)) return f;
   if (MatMulFn f = avx512::legacy_kernel(dtype)) return f;
   if (MatMulFn f = avx512::gptq_kernel(dtype)) return f;
