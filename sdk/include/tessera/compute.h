@@ -6,8 +6,10 @@
  * buffers on it, uploads weights and executes graphs of tessera_node.
  *
  * Ownership: backend_create -> backend_free, buffer_alloc -> buffer_free,
- * all through the same plugin. Tensors and graphs are owned by the caller
- * and only borrowed for the duration of the call.
+ * all through the same plugin, a backend's buffers before the backend (a
+ * plugin may refuse a buffer that outlives its backend, but must not crash
+ * on it). Tensors and graphs are owned by the caller and only borrowed for
+ * the duration of the call.
  *
  * Thread safety: device_count/device_info are thread-safe. backend_create
  * and backend_free are thread-safe too: libtessera creates a pipeline's
