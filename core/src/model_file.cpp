@@ -175,16 +175,21 @@ const void* ModelFile::map_tensor(std::size_t index) const {
 }
 
 std::vector<uint8_t> ModelFile::read_tensor(std::size_t index) const {
+  std::vector<uint8_t> bytes;
+  read_tensor(index, bytes);
+  return bytes;
+}
+
+void ModelFile::read_tensor(std::size_t index, std::vector<uint8_t>& out) const {
   const TensorInfo& t = tensors_.at(index);
-  std::vector<uint8_t> bytes(t.n_bytes);
+  out.resize(t.n_bytes);
   if (const void* mapped = map_tensor(index)) {
-    std::memcpy(bytes.data(), mapped, bytes.size());
-    return bytes;
+    std::memcpy(out.data(), mapped, out.size());
+    return;
   }
   tessera_error err = make_plugin_error();
-  if (plugin_->format()->tensor_read(file_, index, 0, bytes.data(), bytes.size(), &err) != TESSERA_OK)
+  if (plugin_->format()->tensor_read(file_, index, 0, out.data(), out.size(), &err) != TESSERA_OK)
     throw Error(err.message, err.code);
-  return bytes;
 }
 
 }  // namespace tessera

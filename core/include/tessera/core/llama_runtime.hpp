@@ -96,6 +96,7 @@ class LlamaRuntime {
   std::vector<uint64_t> weight_bytes_;
   std::map<std::pair<std::string, int>, Placed> placed_;
   uint64_t uploaded_ = 0, total_upload_ = 0;
+  std::vector<uint8_t> upload_staging_;  // tensors the format plugin cannot map, during the load
   mutable std::map<std::string, bool> fallback_logged_;
   Placed token_embd_, output_norm_, output_;
   std::vector<Layer> layers_;

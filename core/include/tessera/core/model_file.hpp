@@ -54,6 +54,8 @@ class ModelFile {
   const void* map_tensor(std::size_t index) const;
   // The tensor's bytes, mapped or read.
   std::vector<uint8_t> read_tensor(std::size_t index) const;
+  // The same into `out` (resized to the tensor; its capacity is reused).
+  void read_tensor(std::size_t index, std::vector<uint8_t>& out) const;
 
  private:
   MetadataValue copy_value(const tessera_value& value, int depth) const;
