@@ -4,56 +4,19 @@
 // head_dim 64, two Q8_0 blocks per head; random F32 weights, fixed seed).
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <fstream>
-
 #include "cuda_test_support.hpp"
+#include "kv_cache_runs.hpp"
 #include "tessera/core/model_shapes.hpp"
 #include "tessera/core/model_writer.hpp"
-#include "tessera/core/pipeline.hpp"
-#include "tessera/core/session.hpp"
 
 namespace fs = std::filesystem;
 
 namespace tessera::cuda_test {
 namespace {
 
-struct Loaded {
-  PluginRegistry registry;
-  std::unique_ptr<Pipeline> pipeline;
-  std::unique_ptr<Session> session;
-};
-
-std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, const std::string& compute,
-                             const std::string& kv_type) {
-  auto loaded = std::make_unique<Loaded>();
-  const fs::path file = dir / "pipeline.yaml";
-  std::ofstream(file) << "model: { path: \"" << model.string() << "\" }\ncompute: " << compute
-                      << "\ncontext: { size: 256, batch: 64, kv_type: " << kv_type << " }\n";
-  auto result = load_pipeline(file, loaded->registry, {test::build_plugin_dir()});
-  if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
-  loaded->pipeline = std::move(result.pipeline);
-  loaded->session = std::make_unique<Session>(*loaded->pipeline, loaded->registry);
-  return loaded;
-}
-
-// A 24-token batch (prefill attention), then single tokens (decode).
-std::vector<std::vector<float>> run(Loaded& loaded, const std::vector<int32_t>& tokens) {
-  LlamaRuntime& runtime = loaded.session->runtime();
-  std::vector<std::vector<float>> out;
-  out.push_back(runtime.evaluate(std::span<const int32_t>(tokens.data(), 24)));
-  for (std::size_t i = 24; i < tokens.size(); ++i) out.push_back(runtime.evaluate(std::span<const int32_t>(&tokens[i], 1)));
-  return out;
-}
-
-double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    diff += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
-    norm += want[i] * static_cast<double>(want[i]);
-  }
-  return std::sqrt(diff / norm);
-}
+using test::load_kv_session;
+using test::prefill_then_decode;
+using test::relative_error;
 
 class CudaKvCache : public ::testing::TestWithParam<std::string> {
  protected:
@@ -79,10 +42,12 @@ TEST_P(CudaKvCache, GpuLogitsMatchTheCpuWithTheSameCacheType) {
   synthesize_model(find_model_shape("stories42m"), TESSERA_DTYPE_F32, model, 7);
   std::vector<int32_t> tokens;
   for (int i = 0; i < 40; ++i) tokens.push_back(1 + (i * 7919) % 31999);
-  const auto cpu = run(*load(model, dir, "[ { backend: cpu, threads: 2 } ]", kv_type), tokens);
-  const auto gpu = run(*load(model, dir, "[ { backend: cuda, device: 0 } ]", kv_type), tokens);
-  const auto split =
-      run(*load(model, dir, "[ { backend: cuda, device: 0, layers: 0-3 }, { backend: cpu, threads: 2 } ]", kv_type), tokens);
+  const auto logits = [&](const char* compute) {
+    return prefill_then_decode(*load_kv_session(model, dir, compute, kv_type), tokens);
+  };
+  const auto cpu = logits("[ { backend: cpu, threads: 2 } ]");
+  const auto gpu = logits("[ { backend: cuda, device: 0 } ]");
+  const auto split = logits("[ { backend: cuda, device: 0, layers: 0-3 }, { backend: cpu, threads: 2 } ]");
   const double tolerance = kv_type == "q8_0" ? 5e-3 : 1e-3;
   for (std::size_t step = 0; step < cpu.size(); ++step) {
     EXPECT_LT(relative_error(gpu[step], cpu[step]), tolerance) << kv_type << " on the GPU, step " << step;

@@ -4,60 +4,27 @@
 // hold whole Q8_0 blocks is refused before anything is allocated.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdio>
-#include <fstream>
 
+#include "kv_cache_runs.hpp"
 #include "test_data.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/model_shapes.hpp"
 #include "tessera/core/model_writer.hpp"
-#include "tessera/core/pipeline.hpp"
-#include "tessera/core/plugin_registry.hpp"
-#include "tessera/core/session.hpp"
 #include "tessera/types.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Loaded {
-  tessera::PluginRegistry registry;
-  std::unique_ptr<tessera::Pipeline> pipeline;
-  std::unique_ptr<tessera::Session> session;
-};
+constexpr const char* kCpu = "[ { backend: cpu, threads: 2 } ]";
 
-std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, const std::string& kv_type) {
-  auto loaded = std::make_unique<Loaded>();
-  const fs::path file = dir / ("pipeline-" + kv_type + ".yaml");
-  std::ofstream(file) << "model: { path: \"" << model.string() << "\" }\n"
-                      << "compute: [ { backend: cpu, threads: 2 } ]\n"
-                      << "context: { size: 256, batch: 64, kv_type: " << kv_type << " }\n";
-  auto result = tessera::load_pipeline(file, loaded->registry, {tessera::test::build_plugin_dir()});
-  if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
-  loaded->pipeline = std::move(result.pipeline);
-  loaded->session = std::make_unique<tessera::Session>(*loaded->pipeline, loaded->registry);
-  return loaded;
+std::unique_ptr<tessera::test::KvLoaded> load(const fs::path& model, const fs::path& dir, const std::string& kv_type) {
+  return tessera::test::load_kv_session(model, dir, kCpu, kv_type);
 }
 
-// Logits of a prompt evaluated as one batch and then token by token, so both
-// the batched and the single-token attention paths read the cache.
-std::vector<std::vector<float>> run(Loaded& loaded, const std::vector<int32_t>& tokens) {
-  auto& runtime = loaded.session->runtime();
-  std::vector<std::vector<float>> out;
-  out.push_back(runtime.evaluate(std::span<const int32_t>(tokens.data(), 24)));
-  for (std::size_t i = 24; i < tokens.size(); ++i) out.push_back(runtime.evaluate(std::span<const int32_t>(&tokens[i], 1)));
-  return out;
-}
-
-double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    diff += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
-    norm += want[i] * static_cast<double>(want[i]);
-  }
-  return std::sqrt(diff / norm);
-}
+using tessera::test::prefill_then_decode;
+using tessera::test::relative_error;
 
 class KvCacheTypes : public ::testing::Test {
  protected:
@@ -81,9 +48,9 @@ TEST_F(KvCacheTypes, Q8_0CacheStaysCloseToF32AndF16) {
   std::vector<int32_t> tokens;
   for (int i = 0; i < 40; ++i) tokens.push_back(1 + (i * 7919) % 31999);
 
-  const auto f32 = run(*load(model, dir, "f32"), tokens);
-  const auto f16 = run(*load(model, dir, "f16"), tokens);
-  const auto q8 = run(*load(model, dir, "q8_0"), tokens);
+  const auto f32 = prefill_then_decode(*load(model, dir, "f32"), tokens);
+  const auto f16 = prefill_then_decode(*load(model, dir, "f16"), tokens);
+  const auto q8 = prefill_then_decode(*load(model, dir, "q8_0"), tokens);
   ASSERT_EQ(q8.size(), f32.size());
   // Q8_0 keeps ~8 bits per value against f16's 11: its logits may move
   // further from F32 than f16's, but stay within a few percent.
