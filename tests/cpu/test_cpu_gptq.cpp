@@ -181,13 +181,23 @@ INSTANTIATE_TEST_SUITE_P(AllLayouts, cpu_gptq,
 // blocks in the mat-vec kernel), N = 264; and K = 256, N = 1040 (one row
 // block, so the mat-vec kernel splits the columns into 2 strips of 576 and
 // 464); prefill with 13 rows (6 + 6 + 1 panel blocks).
+// The g128 symmetric tensor of the larger-shape tests and its reference
+// dequantization.
+struct ShapeCase {
+  GptqTensor t;
+  std::vector<float> w;
+};
+ShapeCase shape_case(int64_t k, int64_t n, uint32_t bits) {
+  GptqSpec spec{bits, static_cast<uint64_t>(k), static_cast<uint64_t>(n), 128, false, true, 3};
+  ShapeCase c{build_gptq(spec, random_floats(static_cast<size_t>(k * n), 9)), std::vector<float>(static_cast<size_t>(k * n))};
+  tessera::quant::gptq_dequantize(c.t.bytes.data(), c.w.data());
+  return c;
+}
+
 TEST(cpu_gptq_shapes, LargerMatricesAndPrefill) {
   for (const auto& [k, n] : {std::pair<int64_t, int64_t>{1024, 264}, {256, 1040}}) {
     for (uint32_t bits : {4u, 8u}) {
-      GptqSpec spec{bits, static_cast<uint64_t>(k), static_cast<uint64_t>(n), 128, false, true, 3};
-      const GptqTensor t = build_gptq(spec, random_floats(static_cast<size_t>(k * n), 9));
-      std::vector<float> w(static_cast<size_t>(k * n));
-      tessera::quant::gptq_dequantize(t.bytes.data(), w.data());
+      const auto [t, w] = shape_case(k, n, bits);
       for (int64_t rows : {1, 2, 4, 5, 8, 9, 10, 11, 13, 64}) {
         SCOPED_TRACE(std::to_string(k) + " x " + std::to_string(n) + ", " + std::to_string(bits) + " bits, rows " +
                      std::to_string(rows));
@@ -303,10 +313,7 @@ TEST(cpu_gptq_vnni_shapes, LargerMatricesAndPrefill) {
   SKIP_WITHOUT_KERNELS("vnni");
   for (const auto& [k, n] : {std::pair<int64_t, int64_t>{1024, 264}, {256, 1040}}) {
     for (uint32_t bits : {4u, 8u}) {
-      GptqSpec spec{bits, static_cast<uint64_t>(k), static_cast<uint64_t>(n), 128, false, true, 3};
-      const GptqTensor t = build_gptq(spec, random_floats(static_cast<size_t>(k * n), 9));
-      std::vector<float> w(static_cast<size_t>(k * n));
-      tessera::quant::gptq_dequantize(t.bytes.data(), w.data());
+      const auto [t, w] = shape_case(k, n, bits);
       SCOPED_TRACE(std::to_string(k) + " x " + std::to_string(n) + ", " + std::to_string(bits) + " bits");
       for (int64_t rows : {1, 2, 3, 4}) {
         SCOPED_TRACE("rows " + std::to_string(rows));
