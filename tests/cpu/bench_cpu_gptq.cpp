@@ -1,7 +1,7 @@
 // GPTQ mul_mat throughput of the cpu plugin: a 4096 x 4096 4-bit group-128
 // weight (plain and act-order), mat-vec (N = 1) and prefill (N = 64),
-// scalar reference vs avx512 (float activations) vs vnni (int8 activations,
-// mat-vec only: prefill is the same panel kernel) on 1 and 2 threads, next
+// scalar reference vs avx512 (float activations) vs vnni (int8 activations)
+// on 1 and 2 threads, next
 // to Q4_0 on the same shape and kernel family as the yardstick. Not a test:
 // run build/bin/bench_cpu_gptq (--quick: mat-vec without scalar or act-order).
 // Times are the best of several runs; mat-vec is timed with one weight copy
@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
   }
   const std::string no_vnni = kernels_unavailable("vnni");
   if (!no_vnni.empty()) std::printf("vnni kernels unavailable: %s\n", no_vnni.c_str());
-  const auto skip_kernels = [&](const char* kernels, int64_t n) {
-    return std::strcmp(kernels, "vnni") == 0 && (n > 1 || !no_vnni.empty());
+  const auto skip_kernels = [&](const char* kernels) {
+    return std::strcmp(kernels, "vnni") == 0 && !no_vnni.empty();
   };
   std::printf(
       "weights %lld x %lld (K x N); L3: one weight copy, DRAM: cycling >= 160 MB of copies\n"
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
       for (int threads : {1, 2})
         for (const char* kernels : {"scalar", "avx512", "vnni"})
           for (bool dram : {false, true}) {
-            if (skip_kernels(kernels, n) || (quick && std::strcmp(kernels, "scalar") == 0)) continue;
+            if (skip_kernels(kernels) || (quick && std::strcmp(kernels, "scalar") == 0)) continue;
             if (n > 1 && dram) continue;  // prefill reuses each weight 64 times: cache residency hardly matters
             if (std::strcmp(kernels, "scalar") == 0 && (dram || (n > 1 && threads == 1))) continue;  // seconds
             const double s = time_runs(

@@ -11,8 +11,9 @@
 //    accumulation, group sums folded as scale * (sum_qx - zero * sum_x)),
 //    and are bitwise identical on 1 and 2 threads (a bound the int8 kernel
 //    cannot meet, so this also shows `avx512` keeps the float kernel);
-//  - the int8 mat-vec (`kernels: vnni`, <= 4 rows; skipped without
-//    AVX512_VNNI) against two references, as test_cpu_matmul_vnni.cpp states
+//  - the int8 kernels (`kernels: vnni`: the mat-vec for <= 4 rows, the
+//    prefill panel for more; skipped without AVX512_VNNI) against two
+//    references, as test_cpu_matmul_vnni.cpp states
 //    them: (a) tight, a double matmul over the reference dequantization and
 //    the activations quantized as the kernel quantizes them (from the spec:
 //    the gathered column x[perm[k]] in blocks of 32, amax = max |x|,
@@ -294,7 +295,8 @@ TEST_P(cpu_gptq_vnni, MatVecMatchesReferences) {
   const GptqTensor t = build_gptq(spec, random_floats(static_cast<size_t>(k * n), 200 + bits));
   std::vector<float> w(static_cast<size_t>(k * n));
   tessera::quant::gptq_dequantize(t.bytes.data(), w.data());
-  for (int64_t rows : {1, 2, 3, 4}) {
+  // 1-4: the mat-vec; 5, 16, 17 (a padded second group of 16 lanes): the panel.
+  for (int64_t rows : {1, 2, 3, 4, 5, 16, 17}) {
     SCOPED_TRACE("rows " + std::to_string(rows));
     expect_int8_kernel_matches(t, w, gptq_dtype(bits), rows, 600 + static_cast<uint32_t>(rows));
   }
@@ -307,21 +309,18 @@ INSTANTIATE_TEST_SUITE_P(AllLayouts, cpu_gptq_vnni,
                          layout_name);
 
 // The shapes of LargerMatricesAndPrefill: several row tasks (K = 1024), and
-// column strips (K = 256, N = 1040). Prefill (> 4 rows) under `vnni` is the
-// float panel kernel: bitwise equal to `avx512`.
+// column strips (K = 256, N = 1040).
+// 9 and 33 rows run the int8 prefill panel (one and three groups of 16 lanes).
 TEST(cpu_gptq_vnni_shapes, LargerMatricesAndPrefill) {
   SKIP_WITHOUT_KERNELS("vnni");
   for (const auto& [k, n] : {std::pair<int64_t, int64_t>{1024, 264}, {256, 1040}}) {
     for (uint32_t bits : {4u, 8u}) {
       const auto [t, w] = shape_case(k, n, bits);
       SCOPED_TRACE(std::to_string(k) + " x " + std::to_string(n) + ", " + std::to_string(bits) + " bits");
-      for (int64_t rows : {1, 2, 3, 4}) {
+      for (int64_t rows : {1, 2, 3, 4, 9, 33}) {
         SCOPED_TRACE("rows " + std::to_string(rows));
         expect_int8_kernel_matches(t, w, gptq_dtype(bits), rows, 70 + static_cast<uint32_t>(rows));
       }
-      const auto x = random_floats(static_cast<size_t>(k * 9), 78);
-      EXPECT_EQ(run_or_fail(yaml_for("vnni", 2), gptq_dtype(bits), k, n, t.bytes, x, 9),
-                run_or_fail(yaml_for("avx512", 2), gptq_dtype(bits), k, n, t.bytes, x, 9));
     }
   }
 }

@@ -463,6 +463,180 @@ TESSERA_VNNI void int8_range(void* user, int64_t begin, int64_t end, int) {
   }
 }
 
+// ---- int8 prefill panel (AVX512_VNNI; more than 4 activation rows) ---------
+//
+// Each zmm lane is one activation row. The gathered rows x[perm[k]] are
+// quantized exactly as the mat-vec quantizes them (quantize_block: blocks of
+// 32, codes in qweight word order) and packed per 16 rows as
+// [K / 4][16 rows][4 codes], with per block the 16 scales d and per group
+// the 16 sums sum_b d_b * sum(q_b) (the zero point's factor). A task takes 8
+// output columns: their qweight words are copied once into a k-major panel
+// [K / 4][8 columns] of 4 unsigned codes each (4 bits: w & 0x0F0F0F0F, then
+// (w >> 4) & 0x0F0F0F0F, the activation codes' order), which every group
+// of 16 rows then runs against: vpdpbusd multiplies one column's 4 codes
+// (broadcast) by 4 signed codes of 16 rows. Per block and column one cvt and
+// one FMA by the 16 d's; per group the fold of the mat-vec,
+// scale * (sum - zero * sum_b d_b sum(q_b)). (Codes minus zero would fold the
+// zero point into the integers, but 8-bit weights do not fit int8 then.)
+// Every output is summed by one task in block order: results do not depend on
+// the thread count.
+
+constexpr int64_t kPanel8Cols = 8;  // output columns per task (8 int + 8 group + 8 total accumulators)
+constexpr int64_t kRowLanes = 16;   // activation rows per vector
+
+struct Int8Panel {
+  const Gptq* g;
+  int64_t row_groups;  // groups of kRowLanes activation rows
+  int32_t* codes;      // [row group][K / 4][16]
+  float* d;            // [row group][K / 32][16]
+  float* zsum;         // [row group][n_groups][16]
+  std::byte* scratch;  // per thread: panel [K / 4][8] int32, scale and zero [n_groups][8] floats each
+  uint64_t scratch_per_thread;
+};
+
+// Activation row r -> lane r % 16 of its row group (padding lanes stay 0).
+template <int BITS>
+void pack_rows_range(void* user, int64_t begin, int64_t end, int) {
+  const Int8Panel& p = *static_cast<const Int8Panel*>(user);
+  const Gptq& g = *p.g;
+  const int64_t blocks = g.k / 32, units = g.k / 4;
+  alignas(64) float x32[32];
+  alignas(64) int32_t c8[8];
+  for (int64_t r = begin; r < end; ++r) {
+    const float* x = x_row(*g.job, r);
+    const int64_t rg = r / kRowLanes, lane = r % kRowLanes;
+    int32_t* codes = p.codes + rg * units * kRowLanes + lane;
+    float* d = p.d + rg * blocks * kRowLanes + lane;
+    float* zsum = p.zsum + rg * g.n_groups * kRowLanes + lane;
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int i = 0; i < 32; ++i) x32[i] = x[g.perm[b * 32 + i]];
+      float dsum = 0;
+      quantize_block<BITS>(x32, c8, d + b * kRowLanes, &dsum);
+      for (int i = 0; i < 8; ++i) codes[(b * 8 + i) * kRowLanes] = c8[i];
+      zsum[(b * 32 / g.group_size) * kRowLanes] += dsum;
+    }
+  }
+}
+
+// The task's 8 columns from c0: codes as 4-byte units, k-major; per group
+// their scales and zero points. Columns past n_out read code 0, scale 0.
+template <int BITS>
+void decode_panel8(const Gptq& g, int64_t c0, int32_t* panel, float* scale, float* zero) {
+  const __mmask8 m = static_cast<__mmask8>(column_mask(c0, g.n_out) & 0xFF);
+  const int64_t words = g.k * BITS / 32;
+  const __m256i nibbles = _mm256_set1_epi32(0x0F0F0F0F);
+  for (int64_t wi = 0; wi < words; ++wi) {
+    const __m256i w = _mm256_maskz_loadu_epi32(m, g.qweight + wi * g.n_out + c0);
+    if constexpr (BITS == 4) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (2 * wi) * kPanel8Cols), _mm256_and_si256(w, nibbles));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (2 * wi + 1) * kPanel8Cols),
+                         _mm256_and_si256(_mm256_srli_epi32(w, 4), nibbles));
+    } else {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(panel + wi * kPanel8Cols), w);
+    }
+  }
+  for (int64_t grp = 0; grp < g.n_groups; ++grp) {
+    _mm256_store_ps(scale + grp * kPanel8Cols,
+                    _mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, g.scales + grp * g.n_out + c0)));
+    _mm256_store_ps(zero + grp * kPanel8Cols,
+                    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, g.zeros + grp * g.n_out + c0))));
+  }
+}
+
+// The 8 columns of the panel times the 16 rows of row group rg: out[c] holds
+// column c for the 16 rows.
+TESSERA_VNNI void int8_panel_tile(const Gptq& g, const Int8Panel& p, const int32_t* panel, const float* scale,
+                                  const float* zero, int64_t rg, __m512 (&out)[kPanel8Cols]) {
+  const int64_t blocks = g.k / 32;
+  const int32_t* codes = p.codes + rg * (g.k / 4) * kRowLanes;
+  const float* d = p.d + rg * blocks * kRowLanes;
+  const float* zsum = p.zsum + rg * g.n_groups * kRowLanes;
+  __m512 acc[kPanel8Cols];
+  TESSERA_UNROLL
+  for (int c = 0; c < kPanel8Cols; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t grp = 0; grp < g.n_groups; ++grp) {
+    const int64_t b0 = grp * g.group_size / 32;
+    const int64_t b1 = (grp + 1) * g.group_size < g.k ? (grp + 1) * g.group_size / 32 : blocks;
+    __m512 sum[kPanel8Cols];  // sum_b d_b * dot_b over the group
+    TESSERA_UNROLL
+    for (int c = 0; c < kPanel8Cols; ++c) sum[c] = _mm512_setzero_ps();
+    for (int64_t b = b0; b < b1; ++b) {
+      __m512i dot[kPanel8Cols];
+      TESSERA_UNROLL
+      for (int c = 0; c < kPanel8Cols; ++c) dot[c] = _mm512_setzero_si512();
+      TESSERA_UNROLL
+      for (int64_t u = b * 8; u < b * 8 + 8; ++u) {
+        const __m512i x = _mm512_load_si512(codes + u * kRowLanes);
+        TESSERA_UNROLL
+        for (int c = 0; c < kPanel8Cols; ++c)
+          dot[c] = _mm512_dpbusd_epi32(dot[c], _mm512_set1_epi32(panel[u * kPanel8Cols + c]), x);
+      }
+      const __m512 db = _mm512_load_ps(d + b * kRowLanes);
+      TESSERA_UNROLL
+      for (int c = 0; c < kPanel8Cols; ++c) sum[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[c]), db, sum[c]);
+    }
+    const __m512 zs = _mm512_load_ps(zsum + grp * kRowLanes);
+    TESSERA_UNROLL
+    for (int c = 0; c < kPanel8Cols; ++c)
+      acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(scale[grp * kPanel8Cols + c]),
+                               _mm512_fnmadd_ps(_mm512_set1_ps(zero[grp * kPanel8Cols + c]), zs, sum[c]), acc[c]);
+  }
+  TESSERA_UNROLL
+  for (int c = 0; c < kPanel8Cols; ++c) out[c] = acc[c];
+}
+
+template <int BITS>
+TESSERA_VNNI void int8_panel_range(void* user, int64_t begin, int64_t end, int thread) {
+  const Int8Panel& p = *static_cast<const Int8Panel*>(user);
+  const Gptq& g = *p.g;
+  std::byte* mine = p.scratch + static_cast<uint64_t>(thread) * p.scratch_per_thread;
+  int32_t* panel = reinterpret_cast<int32_t*>(mine);
+  float* scale = reinterpret_cast<float*>(panel + (g.k / 4) * kPanel8Cols);
+  float* zero = scale + g.n_groups * kPanel8Cols;
+  for (int64_t t = begin; t < end; ++t) {
+    const int64_t c0 = t * kPanel8Cols;
+    const int64_t cols = g.n_out - c0 < kPanel8Cols ? g.n_out - c0 : kPanel8Cols;
+    decode_panel8<BITS>(g, c0, panel, scale, zero);
+    for (int64_t rg = 0; rg < p.row_groups; ++rg) {
+      __m512 out[kPanel8Cols];
+      int8_panel_tile(g, p, panel, scale, zero, rg, out);
+      alignas(64) float lanes[kPanel8Cols][kRowLanes];
+      TESSERA_UNROLL
+      for (int c = 0; c < kPanel8Cols; ++c) _mm512_store_ps(lanes[c], out[c]);
+      const int64_t rows = g.rows - rg * kRowLanes < kRowLanes ? g.rows - rg * kRowLanes : kRowLanes;
+      for (int64_t l = 0; l < rows; ++l) {
+        float v[kPanel8Cols];
+        for (int64_t c = 0; c < cols; ++c) v[c] = lanes[c][l];
+        store_row(*g.job, rg * kRowLanes + l, c0, v, cols);
+      }
+    }
+  }
+}
+
+template <int BITS>
+void run_int8_panel(const Gptq& g, ThreadPool& pool) {
+  Int8Panel p{};
+  p.g = &g;
+  p.row_groups = (g.rows + kRowLanes - 1) / kRowLanes;
+  const uint64_t lanes = static_cast<uint64_t>(p.row_groups * kRowLanes);
+  const uint64_t code_bytes = lanes * static_cast<uint64_t>(g.k / 4) * sizeof(int32_t);
+  const uint64_t d_bytes = lanes * static_cast<uint64_t>(g.k / 32) * sizeof(float);
+  const uint64_t zsum_bytes = lanes * static_cast<uint64_t>(g.n_groups) * sizeof(float);
+  p.scratch_per_thread = (static_cast<uint64_t>(g.k / 4 + 2 * g.n_groups) * kPanel8Cols * 4 + 63) / 64 * 64;
+  const uint64_t bytes = code_bytes + d_bytes + zsum_bytes + p.scratch_per_thread * static_cast<uint64_t>(pool.size());
+  // One allocation of 64-byte aligned parts (every part is a multiple of 64
+  // bytes: 16 lanes of 4 bytes). Padding lanes stay code 0, scale 0.
+  std::byte* mem = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
+  std::memset(mem, 0, code_bytes + d_bytes + zsum_bytes);
+  p.codes = reinterpret_cast<int32_t*>(mem);
+  p.d = reinterpret_cast<float*>(mem + code_bytes);
+  p.zsum = reinterpret_cast<float*>(mem + code_bytes + d_bytes);
+  p.scratch = mem + code_bytes + d_bytes + zsum_bytes;
+  pool.parallel_for(g.rows, pack_rows_range<BITS>, &p);
+  pool.parallel_for((g.n_out + kPanel8Cols - 1) / kPanel8Cols, int8_panel_range<BITS>, &p);
+  ::operator delete(mem, std::align_val_t{64});
+}
+
 // ---- panel: 32 columns dequantized once, reused by every activation row ---
 
 constexpr int64_t kPanelCols = 32;
@@ -577,6 +751,10 @@ void run_gptq(const MatMulJob& j, ThreadPool& pool) {
     }
     pool.parallel_for((g.n_out + kReduceCols - 1) / kReduceCols, reduce_range, &g);
     ::operator delete (mem, std::align_val_t{64});
+    return;
+  }
+  if constexpr (INT8) {
+    run_int8_panel<BITS>(g, pool);
     return;
   }
   g.panel_floats = g.k * kPanelCols;
