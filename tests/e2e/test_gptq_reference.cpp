@@ -57,12 +57,16 @@ constexpr double kReferenceTolerance = 1e-3;
 // the bound there is wider, still far below the O(1) a perm error causes.
 constexpr double kDequantizedTolerance = 5e-4;
 constexpr double kDequantizedToleranceGpu = 5e-2;
-// `kernels: auto` on a VNNI CPU rounds the activations of GPTQ mat-vecs to
-// int8 blocks, as llama.cpp does for its quantized types (measured: 0.134
-// against the reference, 0.198 against the dequantized F32 model, whose F32
-// weights keep float activations); argmax is checked where the reference
-// margin exceeds twice that rounding, like the Q4_0 greedy test.
-constexpr double kInt8Tolerance = 0.3;
+// `kernels: auto` on a VNNI CPU rounds the activations of GPTQ mat-vecs and
+// prefill panels to int8 blocks, as llama.cpp does for its quantized types
+// (measured: 0.207 against the reference, 0.282 against the dequantized F32
+// model, whose F32 weights keep float activations; with float prefill it was
+// 0.134 and 0.198). The kernels themselves are checked against the
+// quantized-activation math to ~1e-8 in tests/cpu/test_cpu_gptq.cpp; here the
+// bound only has to separate that rounding from the O(1) of a perm error.
+// Argmax is checked where the reference margin exceeds 0.2, like the Q4_0
+// greedy test (the kernels are deterministic, so this is not flaky).
+constexpr double kInt8Tolerance = 0.45;
 constexpr double kInt8ArgmaxMargin = 0.2;
 
 struct Loaded {

@@ -13,10 +13,11 @@
 //   floats, exactly as the reference does, into a per-thread panel whose
 //   rows are scattered back to the original input order (no gather of the
 //   activations), then a register-blocked float kernel runs over all rows.
-// - int8 mat-vec (`kernels: vnni`, and `auto` on VNNI CPUs; at most 4
-//   activation rows): the activations are quantized to int8 blocks of 32
-//   rows and each qweight word is multiplied as it is, by vpdpbusd (see
-//   "int8 mat-vec" below). Its functions carry the avx512vnni target
+// - int8 (`kernels: vnni`, and `auto` on VNNI CPUs): the activations are
+//   quantized to int8 blocks of 32 rows and multiplied with the 4- or 8-bit
+//   codes by vpdpbusd, in a mat-vec for at most 4 activation rows (each
+//   qweight word as it is, see "int8 mat-vec") and a panel for more (see
+//   "int8 prefill panel"). These functions carry the avx512vnni target
 //   attribute; nothing else in this file may use VNNI instructions.
 //
 // The header is read here with memcpy rather than through the SDK's inline
@@ -282,8 +283,7 @@ void gather(Gptq& g) {
 // inside one task) the zero point comes in once:
 //   sum_k W x = scale * (sum_b d_b dot_b - zero * sum_b d_b sum(q_b)).
 // Tasks, partial sums and their in-order reduction are the fused kernel's:
-// results do not depend on the thread count. Prefill (> 4 rows) stays on the
-// float panel kernel.
+// results do not depend on the thread count.
 
 #define TESSERA_VNNI [[gnu::target("avx512vnni")]]
 
