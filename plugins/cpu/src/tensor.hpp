@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tessera/compute.h"
+#include "tessera/cpp/tensor_check.hpp"
 
 namespace tessera::cpu {
 
@@ -37,10 +38,8 @@ struct Tensor {
   }
 };
 
-// "[4096, 32, 1, 1]"
-std::string shape_text(const int64_t ne[4]);
-
-// Name of a dtype id for messages ("F16", or "dtype 77" when unknown).
-std::string dtype_text(int32_t dtype);
+// Messages word shapes and dtypes as every backend does.
+using sdk::dtype_text;
+using sdk::shape_text;
 
 }  // namespace tessera::cpu
