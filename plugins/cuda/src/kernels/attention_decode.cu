@@ -14,7 +14,9 @@ namespace tessera::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int64_t kMinChunk = 256;
+// 64 positions a chunk: at a short depth the work is spread over 4 blocks
+// per head per 256 positions instead of 1 (each warp walks 16 positions).
+constexpr int64_t kMinChunk = 64;
 constexpr int64_t kMaxSplits = 1024;
 constexpr int kPerLane = static_cast<int>(kMaxHeadDim / kWarp);
 
@@ -46,19 +48,30 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_split(AttentionArgs a
   for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;
   for (int64_t p = start + warp; p < end; p += kWarps) {
     const uint8_t* krow = a.k + static_cast<uint64_t>(p) * a.k_nb2 + static_cast<uint64_t>(kvh) * a.k_nb1;
+    const uint8_t* vrow = a.v + static_cast<uint64_t>(p) * a.v_nb2 + static_cast<uint64_t>(kvh) * a.v_nb1;
+    // The K and V elements are all loaded before the score's warp reduction,
+    // so a position costs one memory round trip, not two (the V loads cannot
+    // be moved above the shuffles by the compiler).
+    float k_el[kPerLane], v_el[kPerLane];
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t d = lane + static_cast<int64_t>(j) * kWarp;
+      k_el[j] = d < D ? kv_element<KV>(krow, d) : 0.0f;
+      v_el[j] = d < D ? kv_element<KV>(vrow, d) : 0.0f;
+    }
     float dot = 0.0f;
-    for (int64_t d = lane; d < D; d += kWarp) dot += q_s[d] * kv_element<KV>(krow, d);
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t d = lane + static_cast<int64_t>(j) * kWarp;
+      if (d < D) dot += q_s[d] * k_el[j];
+    }
     const float score = warp_sum(dot) * a.scale;
     const float m_new = fmaxf(m, score);
     const float corr = expf(m - m_new);  // 0 for the first position (m = -inf)
     const float w = expf(score - m_new);
     l = l * corr + w;
-    const uint8_t* vrow = a.v + static_cast<uint64_t>(p) * a.v_nb2 + static_cast<uint64_t>(kvh) * a.v_nb1;
 #pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int64_t d = lane + static_cast<int64_t>(j) * kWarp;
-      if (d < D) acc[j] = acc[j] * corr + w * kv_element<KV>(vrow, d);
-    }
+    for (int j = 0; j < kPerLane; ++j) acc[j] = acc[j] * corr + w * v_el[j];
     m = m_new;
   }
   if (lane == 0) {
@@ -79,12 +92,15 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_split(AttentionArgs a
   float L = 0.0f;
   for (int w = 0; w < kWarps; ++w)
     if (warp_l[w] > 0.0f) L += warp_l[w] * expf(warp_m[w] - M);
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int w = 0; w < kWarps; ++w)
-      if (warp_l[w] > 0.0f) sum += warp_acc[w][d] * expf(warp_m[w] - M);
-    out[2 + d] = sum;
-  }
+  // A chunk past the causal limit (L = 0) writes only (M, L): the combine
+  // never reads its values, and most chunks of a long cache are such.
+  if (L > 0.0f)
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+      float sum = 0.0f;
+      for (int w = 0; w < kWarps; ++w)
+        if (warp_l[w] > 0.0f) sum += warp_acc[w][d] * expf(warp_m[w] - M);
+      out[2 + d] = sum;
+    }
   if (threadIdx.x == 0) {
     out[0] = M;  // -inf with L = 0 for a chunk past the causal limit
     out[1] = L;
