@@ -8,32 +8,25 @@
 
 #include "backend.hpp"
 #include "kernels/mul_mat/mul_mat.cuh"
+#include "tessera/cpp/op_checks.hpp"
 #include "tessera/quant/gptq.hpp"
 
 namespace tessera::cuda {
 namespace {
 
-constexpr std::array<int32_t, 1> kF32 = {TESSERA_DTYPE_F32};
-constexpr std::array<int32_t, 2> kF32F16 = {TESSERA_DTYPE_F32, TESSERA_DTYPE_F16};
-constexpr std::array<int32_t, 3> kKvTypes = {TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_Q8_0};
+namespace dt = sdk::op_dtypes;
+constexpr auto& kF32 = dt::f32;
+constexpr auto& kF32F16 = dt::f32_f16;
+constexpr auto& kKvTypes = dt::kv_cache;
 // get_rows: every type the SDK's reference dequantizer reads (its block
 // functions run on the device unchanged).
-constexpr std::array<int32_t, 16> kTables = {
-    TESSERA_DTYPE_F32,  TESSERA_DTYPE_F16,  TESSERA_DTYPE_BF16, TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_1,
-    TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_Q5_1, TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K,
-    TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K, TESSERA_DTYPE_Q6_K, TESSERA_DTYPE_Q8_K, TESSERA_DTYPE_IQ4_NL,
-    TESSERA_DTYPE_IQ4_XS};
-// mul_mat: whatever the mul_mat kernels say they take.
-constexpr std::array<int32_t, 19> kWeightCandidates = {
-    TESSERA_DTYPE_F32,  TESSERA_DTYPE_F16,  TESSERA_DTYPE_BF16,      TESSERA_DTYPE_Q4_0,      TESSERA_DTYPE_Q4_1,
-    TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_Q5_1, TESSERA_DTYPE_Q8_0,      TESSERA_DTYPE_Q2_K,      TESSERA_DTYPE_Q3_K,
-    TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K, TESSERA_DTYPE_Q6_K,      TESSERA_DTYPE_Q8_K,      TESSERA_DTYPE_IQ4_NL,
-    TESSERA_DTYPE_IQ4_XS, TESSERA_DTYPE_GPTQ_4BIT, TESSERA_DTYPE_GPTQ_8BIT, TESSERA_DTYPE_GPTQ_3BIT};
+constexpr auto& kTables = dt::dequantizable;
 
+// mul_mat: whatever the mul_mat kernels say they take.
 const std::vector<int32_t>& mul_mat_dtypes() {
   static const std::vector<int32_t> dtypes = [] {
     std::vector<int32_t> out;
-    for (int32_t d : kWeightCandidates)
+    for (int32_t d : dt::mul_mat_weights)
       if (mul_mat_supported(d)) out.push_back(d);
     return out;
   }();
@@ -52,19 +45,7 @@ PreparedNode make(const Node& node, const Tensor& dst, std::function<cudaError_t
 // --- per op ------------------------------------------------------------------
 
 PreparedNode get_rows(const Node& node, tessera_backend& backend) {
-  const Tensor table = node.src(0, kTables);
-  const Tensor ids = node.src(1, {TESSERA_DTYPE_I32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  const int64_t want_table[4] = {-1, -1, 1, 1};
-  node.expect_shape(table, want_table, "a 2-D table of rows");
-  const int64_t want_ids[4] = {-1, -1, -1, 1};
-  node.expect_shape(ids, want_ids, "row ids in at most 3 dimensions");
-  const int64_t want_dst[4] = {table.ne[0], ids.ne[0], ids.ne[1], ids.ne[2]};
-  node.expect_shape(dst, want_dst, "ne[0] of src0, then the shape of src1");
-  node.expect_contiguous_rows(table);
-  node.expect_contiguous_rows(dst);
-  node.expect_no_overlap(dst, table);
-  node.expect_no_overlap(dst, ids);
+  const auto [table, ids, dst] = sdk::check_get_rows(node, kTables);
   if (table.ne[1] > INT32_MAX) node.fail(table.label + " has more rows than an I32 id can name");
   GetRowsArgs a;
   a.dtype = table.dtype;
@@ -86,14 +67,7 @@ PreparedNode get_rows(const Node& node, tessera_backend& backend) {
 }
 
 PreparedNode rms_norm(const Node& node) {
-  const Tensor x = node.src(0, kF32);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
-  const float eps = node.f_param(0);
-  if (!std::isfinite(eps) || eps < 0)
-    node.fail("f_params[0] (epsilon) is " + std::to_string(eps) + ", expected a finite value >= 0");
+  const auto [x, dst, eps] = sdk::check_rms_norm(node, kF32);
   RmsNormArgs a;
   a.x = x.data;
   a.x_rows = x.row_layout();
@@ -106,14 +80,7 @@ PreparedNode rms_norm(const Node& node) {
 }
 
 PreparedNode binary(const Node& node, cudaError_t (*launch)(const BinaryArgs&, cudaStream_t)) {
-  const Tensor x = node.src(0, kF32);
-  const Tensor y = node.src(1, {TESSERA_DTYPE_F32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_broadcastable(y, x);
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(y);
-  node.expect_contiguous_rows(dst);
+  const auto [x, y, dst] = sdk::check_broadcast_binary(node, kF32);
   BinaryArgs a;
   a.a = x.data;
   a.a_rows = x.row_layout();
@@ -130,19 +97,12 @@ PreparedNode binary(const Node& node, cudaError_t (*launch)(const BinaryArgs&, c
 }
 
 PreparedNode rowwise(const Node& node, bool two_inputs, cudaError_t (*launch)(const UnaryArgs&, cudaStream_t)) {
-  const Tensor x = node.src(0, kF32);
+  const auto [x, y, dst] = sdk::check_rowwise(node, kF32, two_inputs);
   UnaryArgs a;
   if (two_inputs) {
-    const Tensor y = node.src(1, {TESSERA_DTYPE_F32});
-    node.expect_same_shape(y, x);
-    node.expect_contiguous_rows(y);
     a.y = y.data;
     a.y_rows = y.row_layout();
   }
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
   a.x = x.data;
   a.x_rows = x.row_layout();
   a.dst = dst.data;
@@ -158,29 +118,7 @@ PreparedNode rowwise(const Node& node, bool two_inputs, cudaError_t (*launch)(co
 }
 
 PreparedNode rope(const Node& node) {
-  const Tensor x = node.src(0, kF32);
-  const Tensor pos = node.src(1, {TESSERA_DTYPE_I32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
-  node.expect_contiguous_rows(pos);
-  const int64_t tokens = x.ne[2] * x.ne[3];
-  const int64_t want_pos[4] = {pos.ne[0], 1, 1, 1};
-  node.expect_shape(pos, want_pos, "a 1-D list of positions");
-  const bool per_row = pos.ne[0] == x.rows() && pos.ne[0] != tokens;
-  if (pos.ne[0] != tokens && !per_row)
-    node.fail(pos.label + " has " + std::to_string(pos.ne[0]) + " positions, expected one per token (" +
-              std::to_string(tokens) + " = src0 ne[2] * ne[3]) or one per row (" + std::to_string(x.rows()) + ")");
-  const int32_t n_rot = node.i_param(0);
-  if (n_rot <= 0 || n_rot % 2 != 0 || n_rot > x.ne[0])
-    node.fail("i_params[0] (n_rot) is " + std::to_string(n_rot) + ", expected an even number in [2, " +
-              std::to_string(x.ne[0]) + "] (src0 ne[0])");
-  const float base = node.f_param(0), scale = node.f_param(1);
-  if (!std::isfinite(base) || base <= 0)
-    node.fail("f_params[0] (freq_base) is " + std::to_string(base) + ", expected a finite value > 0");
-  if (!std::isfinite(scale) || scale <= 0)
-    node.fail("f_params[1] (freq_scale) is " + std::to_string(scale) + ", expected a finite value > 0");
+  const auto [x, pos, dst, per_row, n_rot, base, scale] = sdk::check_rope(node, kF32);
   RopeArgs a;
   a.x = x.data;
   a.x_rows = x.row_layout();
@@ -197,26 +135,15 @@ PreparedNode rope(const Node& node) {
 }
 
 PreparedNode softmax(const Node& node) {
-  const Tensor x = node.src(0, kF32);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
+  const auto [x, dst, mask, masked, scale] = sdk::check_softmax(node, kF32);
   SoftmaxArgs a;
-  if (node.has_src(1)) {
-    const Tensor mask = node.src(1, {TESSERA_DTYPE_F32});
-    const int64_t want[4] = {x.ne[0], -1, -1, -1};
-    node.expect_shape(mask, want, "the mask's ne[0] must equal src0 ne[0]");
-    node.expect_broadcastable(mask, x);
-    node.expect_contiguous_rows(mask);
+  if (masked) {
     a.mask = mask.data;
     for (int i = 0; i < 4; ++i) {
       a.mask_ne[i] = std::max<int64_t>(mask.ne[i], 1);
       a.mask_nb[i] = mask.nb[i];
     }
   }
-  const float scale = node.f_param(0);
-  if (!std::isfinite(scale)) node.fail("f_params[0] (scale) is " + std::to_string(scale) + ", expected a finite value");
   a.x = x.data;
   a.x_rows = x.row_layout();
   a.dst = dst.data;
@@ -228,12 +155,7 @@ PreparedNode softmax(const Node& node) {
 }
 
 PreparedNode copy(const Node& node, const NodeDyn* dyn) {
-  const Tensor src = node.src(0, kF32F16);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_Q8_0});
-  if (dst.elements() != src.elements())
-    node.fail(dst.label + " has shape " + shape_text(dst.ne) + " (" + std::to_string(dst.elements()) +
-              " elements), expected as many elements as src0 " + shape_text(src.ne) + " (" +
-              std::to_string(src.elements()) + ")");
+  const auto [src, dst] = sdk::check_copy(node, kF32F16);
   node.expect_no_overlap(dst, src);
   CopyArgs a;
   a.src_dtype = src.dtype;
@@ -255,33 +177,16 @@ PreparedNode copy(const Node& node, const NodeDyn* dyn) {
 }
 
 PreparedNode attention(const Node& node, tessera_backend& backend, const NodeDyn* dyn) {
-  const Tensor q = node.src(0, {TESSERA_DTYPE_F32});
-  const Tensor k = node.src(1, kKvTypes);
-  const Tensor v = node.src(2, kKvTypes);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
+  auto checked = sdk::check_attention_shapes(node, kKvTypes);
+  const auto& [q, k, v, dst, first, valid] = checked;
   const int64_t d = q.ne[0], heads = q.ne[1], tokens = q.ne[2], kv_heads = k.ne[1], ctx = k.ne[2];
-  const int64_t want_kv[4] = {d, -1, -1, 1};
-  node.expect_shape(k, want_kv, "head_dim of src0, then KV heads and cache length");
-  node.expect_same_shape(v, k);
-  node.expect_same_shape(dst, q);
   if (v.dtype != k.dtype) node.fail(v.label + " has dtype " + dtype_text(v.dtype) + ", expected " + dtype_text(k.dtype) + " like src1");
-  if (q.ne[3] != 1) node.fail(q.label + " has shape " + shape_text(q.ne) + ", expected 3 dimensions");
-  if (kv_heads < 1 || heads % kv_heads != 0)
-    node.fail(k.label + " has " + std::to_string(kv_heads) + " KV heads, which must divide the " +
-              std::to_string(heads) + " query heads");
+  sdk::check_attention_heads(node, checked);
   if (d < 1 || d > kMaxHeadDim)
     node.fail(q.label + " has head_dim " + std::to_string(d) + "; the cuda attention kernels take 1 to " +
               std::to_string(kMaxHeadDim));
   if (heads > 65535) node.fail(q.label + " has " + std::to_string(heads) + " heads, more than 65535");
-  const int64_t first = node.i_param(0), valid = node.i_param(1);
-  if (first < 0 || valid < first + tokens || valid > ctx)
-    node.fail("i_params give first position " + std::to_string(first) + " and " + std::to_string(valid) +
-              " valid cache positions; expected 0 <= first, first + " + std::to_string(tokens) +
-              " tokens <= valid <= cache length " + std::to_string(ctx));
-  for (const Tensor* t : {&q, &k, &v, &dst}) node.expect_contiguous_rows(*t);
-  node.expect_no_overlap(dst, q);
-  node.expect_no_overlap(dst, k);
-  node.expect_no_overlap(dst, v);
+  sdk::check_attention_window(node, checked);
   AttentionArgs a;
   a.kv_dtype = k.dtype;
   a.q = q.data;

@@ -9,32 +9,17 @@
 
 #include "../convert.hpp"
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor q = node.src(0, {TESSERA_DTYPE_F32});
-  const Tensor k = node.src(1, kv_dtypes);
-  const Tensor v = node.src(2, kv_dtypes);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  const int64_t d = q.ne[0], heads = q.ne[1], tokens = q.ne[2], kv_heads = k.ne[1], ctx = k.ne[2];
-  const int64_t want_kv[4] = {d, -1, -1, 1};
-  node.expect_shape(k, want_kv, "head_dim of src0, then KV heads and cache length");
-  node.expect_same_shape(v, k);
-  node.expect_same_shape(dst, q);
-  if (q.ne[3] != 1) node.fail(q.label + " has shape " + shape_text(q.ne) + ", expected 3 dimensions");
-  if (kv_heads < 1 || heads % kv_heads != 0)
-    node.fail(k.label + " has " + std::to_string(kv_heads) + " KV heads, which must divide the " +
-              std::to_string(heads) + " query heads");
-  const int64_t first = node.i_param(0), valid = node.i_param(1);
-  if (first < 0 || valid < first + tokens || valid > ctx)
-    node.fail("i_params give first position " + std::to_string(first) + " and " + std::to_string(valid) +
-              " valid cache positions; expected 0 <= first, first + " + std::to_string(tokens) +
-              " tokens <= valid <= cache length " + std::to_string(ctx));
-  for (const Tensor* t : {&q, &k, &v, &dst}) node.expect_contiguous_rows(*t);
-  node.expect_no_overlap(dst, q);
-  node.expect_no_overlap(dst, k);
-  node.expect_no_overlap(dst, v);
+  auto checked = sdk::check_attention_shapes(node, kv_dtypes);
+  sdk::check_attention_heads(node, checked);
+  sdk::check_attention_window(node, checked);
+  const Tensor &q = checked.q, &k = checked.k, &v = checked.v, &dst = checked.dst;
+  const int64_t first = checked.first, valid = checked.valid;
+  const int64_t d = q.ne[0], heads = q.ne[1], tokens = q.ne[2], kv_heads = k.ne[1];
   if (pool == nullptr) return;
 
   const float scale = node.f_param(0);

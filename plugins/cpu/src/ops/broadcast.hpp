@@ -4,19 +4,14 @@
 #pragma once
 
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 template <class F>
 void broadcast_binary(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, F f) {
-  const Tensor a = node.src(0, src0_dtypes);
-  const Tensor b = node.src(1, {TESSERA_DTYPE_F32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_broadcastable(b, a);
-  node.expect_same_shape(dst, a);
-  node.expect_contiguous_rows(a);
-  node.expect_contiguous_rows(b);
-  node.expect_contiguous_rows(dst);
+  const auto checked = sdk::check_broadcast_binary(node, src0_dtypes);
+  const Tensor &a = checked.a, &b = checked.b, &dst = checked.dst;
   if (pool == nullptr) return;
 
   const int64_t k = a.ne[0], kb = b.ne[0];

@@ -9,17 +9,14 @@
 
 #include "../convert.hpp"
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 #include "tessera/quant/quantize.hpp"
 
 namespace tessera::cpu {
 
 void op_copy(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor src = node.src(0, src0_dtypes);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_Q8_0});
-  if (dst.elements() != src.elements())
-    node.fail(dst.label + " has shape " + shape_text(dst.ne) + " (" + std::to_string(dst.elements()) +
-              " elements), expected as many elements as src0 " + shape_text(src.ne) + " (" +
-              std::to_string(src.elements()) + ")");
+  const auto checked = sdk::check_copy(node, src0_dtypes);
+  const Tensor &src = checked.src, &dst = checked.dst;
   bool same_shape = true;
   for (int i = 0; i < 4; ++i) same_shape = same_shape && src.ne[i] == dst.ne[i];
   const bool quantized = dst.dtype == TESSERA_DTYPE_Q8_0;

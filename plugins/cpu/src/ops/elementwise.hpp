@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
@@ -13,17 +14,8 @@ inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
 // Runs f(x_row, y_row or nullptr, out_row, k) over every row.
 template <class F>
 void elementwise_rows(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, bool binary, F f) {
-  const Tensor x = node.src(0, src0_dtypes);
-  Tensor y;
-  if (binary) {
-    y = node.src(1, {TESSERA_DTYPE_F32});
-    node.expect_same_shape(y, x);
-    node.expect_contiguous_rows(y);
-  }
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
+  const auto checked = sdk::check_rowwise(node, src0_dtypes, binary);
+  const Tensor &x = checked.x, &y = checked.y, &dst = checked.dst;
   if (pool == nullptr) return;
   pool->run(x.rows(), [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r)

@@ -5,23 +5,13 @@
 
 #include "../convert.hpp"
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 void op_get_rows(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor table = node.src(0, src0_dtypes);
-  const Tensor ids = node.src(1, {TESSERA_DTYPE_I32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  const int64_t want_table[4] = {-1, -1, 1, 1};
-  node.expect_shape(table, want_table, "a 2-D table of rows");
-  const int64_t want_ids[4] = {-1, -1, -1, 1};
-  node.expect_shape(ids, want_ids, "row ids in at most 3 dimensions");
-  const int64_t want_dst[4] = {table.ne[0], ids.ne[0], ids.ne[1], ids.ne[2]};
-  node.expect_shape(dst, want_dst, "ne[0] of src0, then the shape of src1");
-  node.expect_contiguous_rows(table);
-  node.expect_contiguous_rows(dst);
-  node.expect_no_overlap(dst, table);
-  node.expect_no_overlap(dst, ids);
+  const auto checked = sdk::check_get_rows(node, src0_dtypes);
+  const Tensor &table = checked.table, &ids = checked.ids, &dst = checked.dst;
   if (pool == nullptr) return;
 
   const int64_t n = ids.elements();

@@ -2,18 +2,14 @@
 #include <cmath>
 
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 void op_rms_norm(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor x = node.src(0, src0_dtypes);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
-  const float eps = node.f_param(0);
-  if (!std::isfinite(eps) || eps < 0)
-    node.fail("f_params[0] (epsilon) is " + std::to_string(eps) + ", expected a finite value >= 0");
+  const auto checked = sdk::check_rms_norm(node, src0_dtypes);
+  const Tensor &x = checked.x, &dst = checked.dst;
+  const float eps = checked.eps;
   if (pool == nullptr) return;
 
   const int64_t k = x.ne[0];

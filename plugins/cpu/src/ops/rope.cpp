@@ -9,33 +9,16 @@
 #include <string>
 
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 void op_rope(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor x = node.src(0, src0_dtypes);
-  const Tensor pos = node.src(1, {TESSERA_DTYPE_I32});
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
-  node.expect_contiguous_rows(pos);
-  const int64_t tokens = x.ne[2] * x.ne[3];
-  const int64_t want_pos[4] = {pos.ne[0], 1, 1, 1};
-  node.expect_shape(pos, want_pos, "a 1-D list of positions");
-  const bool per_row = pos.ne[0] == x.rows() && pos.ne[0] != tokens;
-  if (pos.ne[0] != tokens && !per_row)
-    node.fail(pos.label + " has " + std::to_string(pos.ne[0]) + " positions, expected one per token (" +
-              std::to_string(tokens) + " = src0 ne[2] * ne[3]) or one per row (" + std::to_string(x.rows()) + ")");
-  const int32_t n_rot = node.i_param(0);
-  if (n_rot <= 0 || n_rot % 2 != 0 || n_rot > x.ne[0])
-    node.fail("i_params[0] (n_rot) is " + std::to_string(n_rot) + ", expected an even number in [2, " +
-              std::to_string(x.ne[0]) + "] (src0 ne[0])");
-  const float base = node.f_param(0), scale = node.f_param(1);
-  if (!std::isfinite(base) || base <= 0)
-    node.fail("f_params[0] (freq_base) is " + std::to_string(base) + ", expected a finite value > 0");
-  if (!std::isfinite(scale) || scale <= 0)
-    node.fail("f_params[1] (freq_scale) is " + std::to_string(scale) + ", expected a finite value > 0");
+  const auto checked = sdk::check_rope(node, src0_dtypes);
+  const Tensor &x = checked.x, &pos = checked.pos, &dst = checked.dst;
+  const bool per_row = checked.per_row;
+  const int32_t n_rot = checked.n_rot;
+  const float base = checked.freq_base, scale = checked.freq_scale;
   if (pool == nullptr) return;
 
   const auto* positions = reinterpret_cast<const int32_t*>(pos.data);

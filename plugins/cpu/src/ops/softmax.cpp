@@ -7,26 +7,15 @@
 #include <string>
 
 #include "ops.hpp"
+#include "tessera/cpp/op_checks.hpp"
 
 namespace tessera::cpu {
 
 void op_softmax(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool, const Kernels&) {
-  const Tensor x = node.src(0, src0_dtypes);
-  const Tensor dst = node.dst({TESSERA_DTYPE_F32});
-  node.expect_same_shape(dst, x);
-  node.expect_contiguous_rows(x);
-  node.expect_contiguous_rows(dst);
-  const bool masked = node.has_src(1);
-  Tensor mask;
-  if (masked) {
-    mask = node.src(1, {TESSERA_DTYPE_F32});
-    const int64_t want[4] = {x.ne[0], -1, -1, -1};
-    node.expect_shape(mask, want, "the mask's ne[0] must equal src0 ne[0]");
-    node.expect_broadcastable(mask, x);
-    node.expect_contiguous_rows(mask);
-  }
-  const float scale = node.f_param(0);
-  if (!std::isfinite(scale)) node.fail("f_params[0] (scale) is " + std::to_string(scale) + ", expected a finite value");
+  const auto checked = sdk::check_softmax(node, src0_dtypes);
+  const Tensor &x = checked.x, &dst = checked.dst, &mask = checked.mask;
+  const bool masked = checked.masked;
+  const float scale = checked.scale;
   if (pool == nullptr) return;
 
   const int64_t k = x.ne[0];
