@@ -16,24 +16,13 @@
 #include <vector>
 
 #include "tessera/core/config_tree.hpp"
-#include "tessera/core/plugin_registry.hpp"
 #include "tessera/cpu/context.h"
 #include "tessera/tessera.h"
-#include "test_data.hpp"
+#include "plugin_test_support.hpp"
 
 namespace tessera::cpu_test {
 
-// The plugin registry, loaded once per test binary (the library stays mapped).
-inline Plugin& cpu_plugin() {
-  static PluginRegistry* registry = [] {
-    auto* r = new PluginRegistry;
-    r->discover({tessera::test::build_plugin_dir()});
-    return r;
-  }();
-  Plugin* p = registry->find_mutable("cpu");
-  if (p == nullptr) throw std::runtime_error("cpu plugin not found in " + tessera::test::build_plugin_dir().string());
-  return *p;
-}
+inline Plugin& cpu_plugin() { return test::build_plugin("cpu"); }
 
 inline const tessera_compute_interface& api() { return *cpu_plugin().compute(); }
 inline void* state() { return cpu_plugin().state(); }
@@ -139,22 +128,8 @@ class Backend {
   Status status_;
 };
 
-inline tessera_node make_node(int32_t op, tessera_tensor* dst, std::vector<tessera_tensor*> src) {
-  tessera_node n{};
-  n.struct_size = sizeof n;
-  n.op = op;
-  n.dst = dst;
-  for (size_t i = 0; i < src.size(); ++i) n.src[i] = src[i];
-  return n;
-}
-
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::make_node;
+using test::random_floats;
 
 // Random finite halves in roughly [-2, 2], built from bits so the test does
 // not depend on any float -> half converter.

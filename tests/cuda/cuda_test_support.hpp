@@ -17,26 +17,12 @@
 #include <vector>
 
 #include "tessera/core/config_tree.hpp"
-#include "tessera/core/plugin_registry.hpp"
 #include "tessera/tessera.h"
-#include "test_data.hpp"
+#include "plugin_test_support.hpp"
 
 namespace tessera::cuda_test {
 
-inline PluginRegistry& registry() {
-  static PluginRegistry* r = [] {
-    auto* reg = new PluginRegistry;
-    reg->discover({tessera::test::build_plugin_dir()});
-    return reg;
-  }();
-  return *r;
-}
-
-inline Plugin& plugin(const std::string& name) {
-  Plugin* p = registry().find_mutable(name);
-  if (p == nullptr) throw std::runtime_error(name + " plugin not found in " + tessera::test::build_plugin_dir().string());
-  return *p;
-}
+inline Plugin& plugin(const std::string& name) { return test::build_plugin(name); }
 
 // Empty when GPU 0 is usable, else why not ("CUDA driver version is insufficient ...").
 inline std::string no_device_reason() {
@@ -151,22 +137,8 @@ class Backend {
   std::vector<tessera_buffer*> buffers_;
 };
 
-inline tessera_node make_node(int32_t op, tessera_tensor* dst, std::vector<tessera_tensor*> src) {
-  tessera_node n{};
-  n.struct_size = sizeof n;
-  n.op = op;
-  n.dst = dst;
-  for (std::size_t i = 0; i < src.size(); ++i) n.src[i] = src[i];
-  return n;
-}
-
-inline std::vector<float> random_floats(std::size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::make_node;
+using test::random_floats;
 
 // ||a - b|| / ||b|| over all elements (0 for two zero vectors).
 inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
