@@ -5,6 +5,5 @@ set(TESSERA_GGUF_READER_SOURCES
   ${TESSERA_GGUF_READER_DIR}/metadata.cpp
   ${TESSERA_GGUF_READER_DIR}/tensor_geometry.cpp
   ${TESSERA_GGUF_READER_DIR}/gguf_reader.cpp
-  ${TESSERA_GGUF_READER_DIR}/mapped_file.cpp
   ${TESSERA_GGUF_READER_DIR}/split_name.cpp
   ${TESSERA_GGUF_READER_DIR}/gguf_model.cpp)

@@ -3,7 +3,6 @@
 set(TESSERA_GPTQ_READER_DIR ${CMAKE_CURRENT_LIST_DIR}/src)
 set(TESSERA_GPTQ_READER_SOURCES
   ${TESSERA_GPTQ_READER_DIR}/safetensors.cpp
-  ${TESSERA_GPTQ_READER_DIR}/mapped_file.cpp
   ${TESSERA_GPTQ_READER_DIR}/safetensors_set.cpp
   ${TESSERA_GPTQ_READER_DIR}/hf_config.cpp
   ${TESSERA_GPTQ_READER_DIR}/gptq_layout.cpp

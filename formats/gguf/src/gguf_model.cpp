@@ -15,7 +15,7 @@ namespace {
 }  // namespace
 
 GgufModel::Part::Part(const std::string& path)
-    : map(path), contents(parse_gguf(map.data(), map.size(), path)) {}
+    : map(path, "a .gguf file"), contents(parse_gguf(map.data(), map.size(), path)) {}
 
 void GgufModel::add_part(std::unique_ptr<Part> part) {
   const auto file_index = static_cast<uint32_t>(parts_.size());

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gguf_reader.hpp"
-#include "mapped_file.hpp"
+#include "tessera/cpp/mapped_file.hpp"
 #include "tessera/cpp/plugin.hpp"
 
 namespace tessera::gguf {
@@ -48,7 +48,7 @@ class GgufModel {
  private:
   struct Part {
     explicit Part(const std::string& path);
-    MappedFile map;
+    sdk::MappedFile map;
     GgufContents contents;
   };
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mapped_file.hpp"
+#include "tessera/cpp/mapped_file.hpp"
 #include "safetensors.hpp"
 
 namespace tessera::gptq {
@@ -42,7 +42,7 @@ class SafetensorsSet {
  private:
   struct Shard {
     explicit Shard(const std::string& path);
-    MappedFile map;
+    sdk::MappedFile map;
     StContents contents;
   };
 
