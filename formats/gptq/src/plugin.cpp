@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hf_model.hpp"
+#include "tessera/cpp/abi_struct.hpp"
 #include "tessera/cpp/plugin.hpp"
 #include "tessera/tessera.h"
 
@@ -41,26 +42,8 @@ const HfModel& model_of(const tessera_model_file* file, const char* function) {
   return *file->model;
 }
 
-template <class T>
-void require_out(T* p, const char* function, const char* name) {
-  if (p == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(function) + ": " + name + " is NULL");
-}
-
-// Copies `full` into a caller struct that may be older (smaller) than ours.
-template <class T>
-void fill_struct(T* out, const T& full, size_t min_size, const char* function) {
-  if (out->struct_size < min_size)
-    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(function) + ": struct_size is " +
-                                                       std::to_string(out->struct_size) + ", expected at least " +
-                                                       std::to_string(min_size));
-  const size_t n = std::min(out->struct_size, sizeof(T));
-  std::memcpy(reinterpret_cast<char*>(out) + sizeof(size_t), reinterpret_cast<const char*>(&full) + sizeof(size_t),
-              n - sizeof(size_t));
-  out->struct_size = n;
-}
-
 void fill_value(tessera_value* out, const tessera_value& v, const char* function) {
-  fill_struct(out, v, TESSERA_SIZE_THROUGH(tessera_value, as), function);
+  sdk::fill_struct(out, v, TESSERA_SIZE_THROUGH(tessera_value, as), function);
 }
 
 // The model directory of `path`: the directory itself, or the one holding a
@@ -87,9 +70,9 @@ int probe(void*, const char* path, const uint8_t*, size_t) {
 tessera_status open(void* plugin_state, const char* path, const tessera_config*, tessera_model_file** out,
                     tessera_error* err) {
   return sdk::guarded(err, [&] {
-    require_out(out, "open", "out");
+    sdk::require_arg(out, "open", "out");
     *out = nullptr;
-    require_out(path, "open", "path");
+    sdk::require_arg(path, "open", "path");
     auto file = std::make_unique<tessera_model_file>();
     file->model = HfModel::open(model_directory(path));
     if (const auto* state = static_cast<const PluginState*>(plugin_state); state != nullptr) {
@@ -115,8 +98,8 @@ tessera_status metadata_at(const tessera_model_file* file, uint64_t index, tesse
                            tessera_value* value, tessera_error* err) {
   return sdk::guarded(err, [&] {
     const MetadataTable& meta = model_of(file, "metadata_at").metadata();
-    require_out(key, "metadata_at", "key");
-    require_out(value, "metadata_at", "value");
+    sdk::require_arg(key, "metadata_at", "key");
+    sdk::require_arg(value, "metadata_at", "value");
     if (index >= meta.size())
       throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, "metadata_at: index " + std::to_string(index) + " is outside the " +
                                                      std::to_string(meta.size()) + " metadata entries");
@@ -130,8 +113,8 @@ tessera_status metadata_find(const tessera_model_file* file, const char* key, te
                              tessera_error* err) {
   return sdk::guarded(err, [&] {
     const MetadataTable& meta = model_of(file, "metadata_find").metadata();
-    require_out(key, "metadata_find", "key");
-    require_out(value, "metadata_find", "value");
+    sdk::require_arg(key, "metadata_find", "key");
+    sdk::require_arg(value, "metadata_find", "value");
     const tessera_value* v = meta.find(key);
     if (v == nullptr) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "metadata key '" + std::string(key) + "' not found");
     fill_value(value, *v, "metadata_find");
@@ -155,7 +138,7 @@ tessera_status tensor_info(const tessera_model_file* file, uint64_t index, tesse
                            tessera_error* err) {
   return sdk::guarded(err, [&] {
     const HfModel::Tensor& t = model_of(file, "tensor_info").tensor(index);
-    require_out(info, "tensor_info", "info");
+    sdk::require_arg(info, "tensor_info", "info");
     tessera_tensor_info full{};
     full.struct_size = sizeof full;
     full.name = t.name.c_str();
@@ -165,15 +148,15 @@ tessera_status tensor_info(const tessera_model_file* file, uint64_t index, tesse
     full.n_bytes = t.n_bytes;
     full.file_offset = t.file_offset;
     full.file_index = t.file_index;
-    fill_struct(info, full, TESSERA_SIZE_THROUGH(tessera_tensor_info, file_index), "tensor_info");
+    sdk::fill_struct(info, full, TESSERA_SIZE_THROUGH(tessera_tensor_info, file_index), "tensor_info");
   });
 }
 
 tessera_status tensor_find(const tessera_model_file* file, const char* name, uint64_t* index, tessera_error* err) {
   return sdk::guarded(err, [&] {
     const HfModel& model = model_of(file, "tensor_find");
-    require_out(name, "tensor_find", "name");
-    require_out(index, "tensor_find", "index");
+    sdk::require_arg(name, "tensor_find", "name");
+    sdk::require_arg(index, "tensor_find", "index");
     const auto found = model.find_tensor(name);
     if (!found) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "tensor '" + std::string(name) + "' not found");
     *index = *found;
@@ -184,8 +167,8 @@ tessera_status tensor_map(const tessera_model_file* file, uint64_t index, const 
                           tessera_error* err) {
   return sdk::guarded(err, [&] {
     const HfModel::Tensor& t = model_of(file, "tensor_map").tensor(index);
-    require_out(data, "tensor_map", "data");
-    require_out(size, "tensor_map", "size");
+    sdk::require_arg(data, "tensor_map", "data");
+    sdk::require_arg(size, "tensor_map", "size");
     // GPTQ layouts and reordered q/k rows exist only while being read (see
     // hf_model.hpp); the host then falls back to tensor_read.
     if (t.data == nullptr)
@@ -201,7 +184,7 @@ tessera_status tensor_read(const tessera_model_file* file, uint64_t index, uint6
                            tessera_error* err) {
   return sdk::guarded(err, [&] {
     const HfModel& model = model_of(file, "tensor_read");
-    if (size > 0) require_out(dst, "tensor_read", "dst");
+    if (size > 0) sdk::require_arg(dst, "tensor_read", "dst");
     try {
       model.read(index, offset, dst, size);
     } catch (const sdk::Error& e) {

@@ -1,5 +1,6 @@
 // The cpu compute plugin: descriptor, parameters and the C entry points.
 // Every entry point converts exceptions into a status via sdk::guarded.
+#include "tessera/cpp/abi_struct.hpp"
 #include "tessera/cpp/plugin.hpp"
 
 #include <algorithm>
@@ -52,10 +53,7 @@ tessera_status device_info(void*, int32_t device, tessera_device_info* info, tes
                                                          "; set it to sizeof(tessera_device_info)");
     tessera_device_info full;
     describe_device(full);
-    const size_t n = std::min(info->struct_size, sizeof full);
-    std::memcpy(reinterpret_cast<char*>(info) + sizeof(size_t), reinterpret_cast<const char*>(&full) + sizeof(size_t),
-                n - sizeof(size_t));
-    info->struct_size = n;
+    sdk::copy_struct_prefix(info, full);
   });
 }
 

@@ -13,6 +13,7 @@
 #include "device.hpp"
 #include "graph.hpp"
 #include "ops.hpp"
+#include "tessera/cpp/abi_struct.hpp"
 #include "tessera/cpp/plugin.hpp"
 #include "tessera/tessera.h"
 
@@ -50,10 +51,7 @@ tessera_status device_info(void*, int32_t device, tessera_device_info* info, tes
     tessera_device_info full;
     describe_device(device, full);
     // The caller's struct may be older (smaller) than ours: fill only what it has.
-    const size_t n = std::min(info->struct_size, sizeof full);
-    std::memcpy(reinterpret_cast<char*>(info) + sizeof(size_t), reinterpret_cast<const char*>(&full) + sizeof(size_t),
-                n - sizeof(size_t));
-    info->struct_size = n;
+    sdk::copy_struct_prefix(info, full);
   });
 }
 
