@@ -13,7 +13,8 @@
 # On the device (run tool, carry [".gpu"]; 10 min per command at most):
 #   scripts/gpu_session.sh tests               every GPU test, JSON + logs in $OUT
 #   scripts/gpu_session.sh bench q4_0 f16 ...  synthesise llama2-7b-shaped models
-#                                              and bench them on cuda (pp512, tg128)
+#                                              and bench them on cuda (pp512, tg128,
+#                                              at depths 0 and 2048: DEPTHS=0,2048)
 # Types: q4_0 q4_k q8_0 f16 gptq gptq-act (GPTQ g128 adds pp2048). Each call
 # stops itself after DEADLINE seconds (default 540; run tool timeout_s 600).
 # Within 15 minutes of device time, start-up included: `tests`, then
@@ -159,7 +160,9 @@ bench() {
     printf 'model: { path: "%s" }\ncompute:\n  - { backend: cuda, device: 0, cuda_graphs: true }\ncontext: { size: 4096, batch: 512, kv_type: f16 }\n' \
       "$model" > "$pipe"
     log "bench $type"
-    run_for 300 "$BUILD/bin/tessera" bench "$pipe" -p "$prompts" -n 128 -r 3 --json > "$OUT/bench-$type.json" \
+    # Depth 2048 as well: decode attention over a long cache (its chunking
+    # was chosen without a GPU; see plugins/cuda/README.md "Attention").
+    run_for 300 "$BUILD/bin/tessera" bench "$pipe" -p "$prompts" -n 128 -d "${DEPTHS:-0,2048}" -r 3 --json > "$OUT/bench-$type.json" \
       2> "$OUT/bench-$type.log" || status=1
     tail -n 5 "$OUT/bench-$type.log"
     rm -rf "$model"
