@@ -174,5 +174,5 @@ case ${1:-} in
   bundle) bundle ;;
   tests) device_paths; machine; tests ;;
   bench) shift; device_paths; machine; bench "$@" ;;
-  *) sed -n '2,21p' "$0"; exit 2 ;;
+  *) sed -n '2,23p' "$0"; exit 2 ;;
 esac
