@@ -130,7 +130,7 @@ void expect_warp_emulation_matches_reference(int32_t dtype, const std::string& n
         const uint8_t* src = row + static_cast<uint64_t>(b0) * sizeof(Block);
         const int bytes = nb * static_cast<int>(sizeof(Block));
         std::memset(tile, 0xCD, static_cast<std::size_t>(T::kStride));
-        for (int lane = 0; lane < kLanes; ++lane) copy_lane(tile, src, bytes, lane);
+        for (int lane = 0; lane < kLanes; ++lane) copy_lane<T::kLaneWords>(tile, src, bytes, lane);
         const int off = tile_offset(src);
         ASSERT_EQ(off, static_cast<int>(reinterpret_cast<uintptr_t>(src) % 16));
         ASSERT_LE(off + bytes, T::kStride);

@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kThreads) mat_vec_blocks(VecArgs a) {
   for (int64_t b0 = 0; b0 < blocks; b0 += T::kBlocks) {
     const int nb = static_cast<int>(min(static_cast<int64_t>(T::kBlocks), blocks - b0));
     const uint8_t* src = row + static_cast<uint64_t>(b0) * sizeof(Block);
-    copy_lane(tile, src, nb * static_cast<int>(sizeof(Block)), lane);
+    copy_lane<T::kLaneWords>(tile, src, nb * static_cast<int>(sizeof(Block)), lane);
     __syncwarp();
     lane_tile_dot(reinterpret_cast<const Block*>(tile + tile_offset(src)), nb, b0, lane, a.x, a.xs, a.n_rows, a.x_vec4, acc);
     __syncwarp();  // the tile is overwritten next

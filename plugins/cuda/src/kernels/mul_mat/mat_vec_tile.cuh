@@ -28,6 +28,8 @@ struct Tile {
   static constexpr int kBytes = kBlocks * static_cast<int>(sizeof(Block));
   // Room for the misalignment offset, and a multiple of 16 so every warp's tile stays 16-byte aligned.
   static constexpr int kStride = (kBytes + 16 + 15) / 16 * 16;
+  // 16-byte words a lane copies at most per tile (2-5: Q4_0 3, Q8_0 5).
+  static constexpr int kLaneWords = (kBytes / 16 + kLanes - 1) / kLanes;
 };
 
 // Read-only loads: __ldg on the device; on the host memcpy, as the buffers
@@ -43,11 +45,11 @@ TESSERA_HD inline T load_ro(const T* p) {
 #endif
 }
 
-TESSERA_HD inline void copy16(uint8_t* d, const uint8_t* s) {
+TESSERA_HD inline void store16(uint8_t* d, const uint4& v) {
 #if defined(__CUDA_ARCH__)
-  *reinterpret_cast<uint4*>(d) = __ldg(reinterpret_cast<const uint4*>(s));
+  *reinterpret_cast<uint4*>(d) = v;
 #else
-  std::memcpy(d, s, 16);
+  std::memcpy(d, &v, 16);
 #endif
 }
 
@@ -58,14 +60,29 @@ TESSERA_HD inline int tile_offset(const uint8_t* src) { return static_cast<int>(
 
 // Lane `lane`'s part of copying `bytes` bytes at src to dst + tile_offset(src):
 // the unaligned head and tail byte by byte, the rest as 16-byte words.
+// LANE_WORDS bounds the words per lane (bytes <= 16 * 32 * LANE_WORDS): all
+// of them are loaded into registers before any is stored, so they are in
+// flight together, one memory round trip per tile rather than one per word
+// (a store to shared memory between two loads kept them serial).
+template <int LANE_WORDS>
 TESSERA_HD inline void copy_lane(uint8_t* dst, const uint8_t* src, int bytes, int lane) {
   const int off = tile_offset(src);
   const int head = bytes < ((16 - off) & 15) ? bytes : ((16 - off) & 15);
   const int words = (bytes - head) / 16;
   uint8_t* d = dst + off;
+  uint4 w[LANE_WORDS] = {};
+  MM_UNROLL
+  for (int j = 0; j < LANE_WORDS; ++j) {
+    const int i = lane + kLanes * j;
+    if (i < words) w[j] = load_ro(reinterpret_cast<const uint4*>(src + head + 16 * i));
+  }
   if (lane < head) d[lane] = load_ro(src + lane);
-  for (int i = lane; i < words; i += kLanes) copy16(d + head + 16 * i, src + head + 16 * i);
   for (int i = head + 16 * words + lane; i < bytes; i += kLanes) d[i] = load_ro(src + i);
+  MM_UNROLL
+  for (int j = 0; j < LANE_WORDS; ++j) {
+    const int i = lane + kLanes * j;
+    if (i < words) store16(d + head + 16 * i, w[j]);
+  }
 }
 
 // sum v[i] * x[i], i < 8; x 16-byte aligned when x_vec4.
