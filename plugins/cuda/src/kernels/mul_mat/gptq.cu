@@ -32,6 +32,7 @@ constexpr int kSplit = static_cast<int>(kGptqSplitRows);
 constexpr int kUnit = kGptqUnitRows;
 constexpr int kRows = static_cast<int>(kMatVecMaxRows);
 static_assert(kSplit % kUnit == 0, "splits hold whole packing units");
+constexpr int kSplitUnits = kSplit / kUnit;  // packing units per split: a thread's loads
 
 __device__ bool section_ok(uint64_t offset, uint64_t bytes, uint64_t total) {
   return offset >= sizeof(tessera_gptq_header) && offset % 64 == 0 && offset <= total && bytes <= total - offset;
@@ -81,6 +82,28 @@ __global__ void __launch_bounds__(kThreads) gptq_mat_vec(GptqArgs a) {
   __syncthreads();
   const bool header_bad = bad != 0;
   const quant::GptqView g = header_bad ? quant::GptqView{} : quant::gptq_view(a.weight);
+  // This thread's words, scales and zero points of the whole split are
+  // requested now, before x is gathered: they are in flight together and
+  // during the gather's barriers, instead of one unit at a time after them.
+  // Raw bits only: nothing may wait for them before the compute loop.
+  uint32_t w[kSplitUnits][BITS];
+  uint16_t scale_bits[kSplitUnits];
+  uint8_t zero[kSplitUnits];
+  const bool streaming = !header_bad && n < a.n;
+#pragma unroll
+  for (int u = 0; u < kSplitUnits; ++u) {
+    if (streaming && u < units) {
+      const int64_t k = k0 + kUnit * u, group = k / g.group_size;
+      scale_bits[u] = __ldg(g.scales + static_cast<uint64_t>(group) * g.n + static_cast<uint64_t>(n));
+      zero[u] = __ldg(g.zeros + static_cast<uint64_t>(group) * g.n + static_cast<uint64_t>(n));
+      load_unit<BITS>(g, k / kUnit, n, w[u]);
+    } else {
+      scale_bits[u] = 0;
+      zero[u] = 0;
+#pragma unroll
+      for (int i = 0; i < BITS; ++i) w[u][i] = 0;
+    }
+  }
   __syncthreads();  // everyone has read `bad` before it is reused below
   if (!header_bad) {
     for (int i = threadIdx.x; i < a.n_rows * rows; i += kThreads) {
@@ -110,24 +133,21 @@ __global__ void __launch_bounds__(kThreads) gptq_mat_vec(GptqArgs a) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = __int_as_float(0x7FC00000);  // NaN: a malformed tensor
   } else {
-#pragma unroll 2  // two units' loads in flight per thread
-    for (int u = 0; u < units; ++u) {
-      const int64_t k = k0 + kUnit * u, unit = k / kUnit, group = k / g.group_size;
-      const float scale = half_bits_to_float(__ldg(g.scales + static_cast<uint64_t>(group) * g.n + static_cast<uint64_t>(n)));
-      const uint32_t zero = __ldg(g.zeros + static_cast<uint64_t>(group) * g.n + static_cast<uint64_t>(n));
-      uint32_t w[BITS];
-      load_unit<BITS>(g, unit, n, w);
+#pragma unroll
+    for (int u = 0; u < kSplitUnits; ++u) {
+      if (u >= units) break;
+      const float scale = half_bits_to_float(scale_bits[u]);
       float qx[kRows] = {};
 #pragma unroll
       for (int j = 0; j < kUnit; ++j) {
-        const float qv = static_cast<float>(gptq_unit_code<BITS>(w, j));
+        const float qv = static_cast<float>(gptq_unit_code<BITS>(w[u], j));
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
           if (r < a.n_rows) qx[r] += qv * xs[r][kUnit * u + j];
       }
 #pragma unroll
       for (int r = 0; r < kRows; ++r)
-        if (r < a.n_rows) acc[r] += quant::gptq_group_dot(scale, zero, qx[r], xsum[r][u]);
+        if (r < a.n_rows) acc[r] += quant::gptq_group_dot(scale, zero[u], qx[r], xsum[r][u]);
     }
   }
 #pragma unroll
