@@ -65,7 +65,7 @@ TEST_P(Attention, DecodeMatchesCpu) {
   check_attention({64, 8, 2, 4096, 1, 0}, GetParam(), 101);     // one visible position
   check_attention({128, 4, 4, 1000, 1, 300}, GetParam(), 102);  // ragged last chunk, no GQA
   check_attention({96, 6, 3, 700, 1, 699}, GetParam(), 103);    // head_dim not a power of two
-  check_attention({64, 2, 1, 300000, 1, 299999}, GetParam(), 104);  // > 1024 chunks of 256: longer chunks
+  check_attention({64, 2, 1, 300000, 1, 299999}, GetParam(), 104);  // > 1024 chunks of 64: longer chunks
 }
 
 TEST_P(Attention, PrefillMatchesCpu) {
@@ -91,6 +91,9 @@ TEST(cuda_attention, OddHeadDimWithF16Cache) {
   TESSERA_REQUIRE_CUDA();
   check_attention({80, 4, 2, 256, 1, 255}, TESSERA_DTYPE_F16, 400);
   check_attention({80, 4, 2, 256, 20, 100}, TESSERA_DTYPE_F16, 401);
+  // head_dim not a multiple of 4: prefill scores without float4 reads
+  check_attention({50, 4, 2, 256, 20, 100}, TESSERA_DTYPE_F16, 402);
+  check_attention({50, 4, 2, 256, 1, 200}, TESSERA_DTYPE_F16, 403);
 }
 
 TEST(cuda_attention, RejectsPositionsPastTheCache) {

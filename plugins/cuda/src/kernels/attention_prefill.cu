@@ -3,8 +3,10 @@
 // in tiles of 32 positions staged in shared memory (converted to float from
 // the F32/F16/Q8_0 cache once per tile), with an online softmax per query
 // (running max m, sum l, accumulator rescaled by e^(m_old - m_new)) and the
-// causal mask (query t sees positions 0 .. first + t). Lane i of a warp
-// scores key i of the tile; each lane accumulates head dims lane + 32j.
+// causal mask (query t sees positions 0 .. first + t). A warp takes 4
+// queries together: lane i scores key i of the tile for all 4 (each K
+// element read once, as float4 where D % 4 == 0), then each V element read
+// serves all 4; each lane accumulates head dims lane + 32j.
 // No fixed maximum context: only the tile lives in shared memory.
 #include "common.cuh"
 #include "launch.hpp"
@@ -18,19 +20,48 @@ constexpr int kQueries = kWarps * kQueriesPerWarp;
 constexpr int kTile = kWarp;  // keys per tile: one per lane
 constexpr int kPerLane = static_cast<int>(kMaxHeadDim / kWarp);
 
+// K rows are padded to D + 4 floats: lane-per-key float4 reads then fall on
+// distinct banks within each quarter-warp phase, and stay 16-byte aligned
+// when D is a multiple of 4.
+__host__ __device__ constexpr int64_t k_stride(int64_t D) { return D + 4; }
+
 size_t shared_bytes(int64_t D) {
-  // q tile, K tile padded to D + 1 floats per key (lane-per-key reads stay
-  // off each other's banks), V tile.
-  return static_cast<size_t>(kQueries * D + kTile * (D + 1) + kTile * D) * sizeof(float);
+  // q tile, K tile (padded rows), V tile.
+  return static_cast<size_t>(kQueries * D + kTile * k_stride(D) + kTile * D) * sizeof(float);
+}
+
+// dot[i] += sum_d q_i[d] * k[d] for the warp's kQueriesPerWarp queries, d in
+// ascending order (the order of a plain loop). Each K element is read from
+// shared memory once for all of them; with float4 reads when D allows.
+__device__ __forceinline__ void score_dots(const float* q, const float* k, int64_t D, float (&dot)[kQueriesPerWarp]) {
+  if (D % 4 == 0) {
+    for (int64_t d = 0; d < D; d += 4) {
+      const float4 kv = *reinterpret_cast<const float4*>(k + d);
+#pragma unroll
+      for (int i = 0; i < kQueriesPerWarp; ++i) {
+        const float4 qv = *reinterpret_cast<const float4*>(q + i * D + d);  // the same address on every lane
+        dot[i] += qv.x * kv.x;
+        dot[i] += qv.y * kv.y;
+        dot[i] += qv.z * kv.z;
+        dot[i] += qv.w * kv.w;
+      }
+    }
+  } else {
+    for (int64_t d = 0; d < D; ++d) {
+      const float kv = k[d];
+#pragma unroll
+      for (int i = 0; i < kQueriesPerWarp; ++i) dot[i] += q[i * D + d] * kv;
+    }
+  }
 }
 
 template <int KV>
 __global__ void __launch_bounds__(kWarps* kWarp) attention_tiles(AttentionArgs a) {
-  extern __shared__ float smem[];
-  const int64_t D = a.head_dim;
+  extern __shared__ __align__(16) float smem[];
+  const int64_t D = a.head_dim, KS = k_stride(D);
   float* q_s = smem;
   float* k_s = q_s + kQueries * D;
-  float* v_s = k_s + kTile * (D + 1);
+  float* v_s = k_s + kTile * KS;
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int64_t t0 = static_cast<int64_t>(blockIdx.x) * kQueries, h = blockIdx.y;
   const int64_t kvh = h / (a.n_head / a.n_kv_head);
@@ -46,6 +77,10 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_tiles(AttentionArgs a
                             : 0.0f;
   }
 
+  // The warp's queries are t0 + warp * kQueriesPerWarp + i; they are handled
+  // together so that each K and V element read from shared memory serves all
+  // of them. A query past n_tokens, or with nothing visible yet, gets only
+  // -inf scores: its state does not change (m = -inf, l = 0, acc = 0).
   float m[kQueriesPerWarp], l[kQueriesPerWarp], acc[kQueriesPerWarp][kPerLane];
 #pragma unroll
   for (int i = 0; i < kQueriesPerWarp; ++i) {
@@ -54,6 +89,7 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_tiles(AttentionArgs a
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) acc[i][j] = 0.0f;
   }
+  const int64_t tw = t0 + warp * kQueriesPerWarp;  // the warp's first query
 
   for (int64_t tile = 0; tile < kv_end; tile += kTile) {
     __syncthreads();  // the previous tile is consumed (and q_s written, first time)
@@ -64,49 +100,59 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_tiles(AttentionArgs a
         kv = kv_element<KV>(a.k + static_cast<uint64_t>(p) * a.k_nb2 + static_cast<uint64_t>(kvh) * a.k_nb1, d);
         vv = kv_element<KV>(a.v + static_cast<uint64_t>(p) * a.v_nb2 + static_cast<uint64_t>(kvh) * a.v_nb1, d);
       }
-      k_s[key * (D + 1) + d] = kv;
+      k_s[key * KS + d] = kv;
       v_s[key * D + d] = vv;
     }
     __syncthreads();
+    if (tw >= a.n_tokens) continue;  // warp-uniform; no barrier until the next tile's first
+
+    // Lane i scores key tile + i for each query (causal: query t sees
+    // positions 0 .. first + t).
+    const int64_t p = tile + lane;
+    float dot[kQueriesPerWarp] = {};
+    if (p < kv_end) score_dots(q_s + (tw - t0) * D, k_s + lane * KS, D, dot);
+    float w[kQueriesPerWarp];
 #pragma unroll
     for (int i = 0; i < kQueriesPerWarp; ++i) {
-      const int qi = warp * kQueriesPerWarp + i;
-      const int64_t t = t0 + qi;
-      if (t >= a.n_tokens) continue;  // warp-uniform
-      const int64_t visible = first + t + 1;
-      const int64_t p = tile + lane;
-      float score = -INFINITY;
-      if (p < visible && p < kv_end) {
-        float dot = 0.0f;
-        const float* qrow = q_s + qi * D;
-        const float* krow = k_s + lane * (D + 1);
-        for (int64_t d = 0; d < D; ++d) dot += qrow[d] * krow[d];
-        score = dot * a.scale;
-      }
+      const int64_t t = tw + i;
+      const bool seen = t < a.n_tokens && p < first + t + 1 && p < kv_end;
+      const float score = seen ? dot[i] * a.scale : -INFINITY;
       const float m_new = fmaxf(m[i], warp_max(score));
+      w[i] = 0.0f;
       if (m_new == -INFINITY) continue;  // nothing visible yet (warp-uniform)
       const float corr = expf(m[i] - m_new);
-      const float w = score == -INFINITY ? 0.0f : expf(score - m_new);
-      l[i] = l[i] * corr + warp_sum(w);
+      w[i] = score == -INFINITY ? 0.0f : expf(score - m_new);
+      l[i] = l[i] * corr + warp_sum(w[i]);
 #pragma unroll
       for (int j = 0; j < kPerLane; ++j) acc[i][j] *= corr;
-      for (int key = 0; key < kTile; ++key) {
-        const float wk = __shfl_sync(0xffffffffu, w, key);
-        if (wk == 0.0f) continue;  // masked key (uniform across the warp)
-        const float* vrow = v_s + key * D;
+      m[i] = m_new;
+    }
+    for (int key = 0; key < kTile; ++key) {
+      float wk[kQueriesPerWarp];
+      bool any = false;
 #pragma unroll
-        for (int j = 0; j < kPerLane; ++j) {
-          const int64_t d = lane + static_cast<int64_t>(j) * kWarp;
-          if (d < D) acc[i][j] += wk * vrow[d];
+      for (int i = 0; i < kQueriesPerWarp; ++i) {
+        wk[i] = __shfl_sync(0xffffffffu, w[i], key);
+        any = any || wk[i] != 0.0f;
+      }
+      if (!any) continue;  // a key masked for every query (uniform across the warp)
+      const float* vrow = v_s + key * D;
+#pragma unroll
+      for (int j = 0; j < kPerLane; ++j) {
+        const int64_t d = lane + static_cast<int64_t>(j) * kWarp;
+        if (d < D) {
+          const float vv = vrow[d];
+#pragma unroll
+          for (int i = 0; i < kQueriesPerWarp; ++i)
+            if (wk[i] != 0.0f) acc[i][j] += wk[i] * vv;  // a masked key adds nothing, as before
         }
       }
-      m[i] = m_new;
     }
   }
 
 #pragma unroll
   for (int i = 0; i < kQueriesPerWarp; ++i) {
-    const int64_t t = t0 + warp * kQueriesPerWarp + i;
+    const int64_t t = tw + i;
     if (t >= a.n_tokens) continue;
     auto* out = reinterpret_cast<float*>(a.dst + static_cast<uint64_t>(h) * a.dst_nb1 + static_cast<uint64_t>(t) * a.dst_nb2);
     const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
