@@ -96,6 +96,15 @@ TEST(cuda_attention, OddHeadDimWithF16Cache) {
   check_attention({50, 4, 2, 256, 1, 200}, TESSERA_DTYPE_F16, 403);
 }
 
+// head_dim below 32 (lanes without a head dim) and not a multiple of 4, F32 cache.
+TEST(cuda_attention, SmallAndOddHeadDimWithF32Cache) {
+  TESSERA_REQUIRE_CUDA();
+  check_attention({16, 4, 2, 200, 1, 150}, TESSERA_DTYPE_F32, 500);  // decode
+  check_attention({16, 4, 2, 200, 37, 20}, TESSERA_DTYPE_F32, 501);  // prefill, float4 scores
+  check_attention({30, 4, 2, 200, 37, 20}, TESSERA_DTYPE_F32, 502);  // prefill, scalar scores
+  check_attention({50, 4, 2, 40, 1, 30}, TESSERA_DTYPE_F32, 503);    // decode, a cache shorter than one chunk
+}
+
 TEST(cuda_attention, RejectsPositionsPastTheCache) {
   TESSERA_REQUIRE_CUDA();
   OpCase c;

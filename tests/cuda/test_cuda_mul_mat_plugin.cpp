@@ -88,6 +88,28 @@ std::vector<float> run_gptq(const std::string& plugin_name, const std::string& y
   return b.read_floats(y);
 }
 
+// Long F32 / F16 / BF16 rows (K = 4360: 545 chunks of 8, so lanes end the
+// load-ahead loop at different chunks and one runs a tail) with 1-8
+// activation rows: the mat-vec's load-ahead path, which K = 768 above
+// barely enters.
+TEST(cuda_mul_mat_plugin, FloatWeightsLongRowsMatchTheCpuReference) {
+  TESSERA_REQUIRE_CUDA();
+  const int64_t k = 4360, n = 40;
+  for (int32_t dtype : {TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_BF16}) {
+    const std::vector<uint8_t> w = weight_bytes(dtype, k, n, 60u + static_cast<uint32_t>(dtype));
+    for (int64_t rows : {1, 3, 8}) {
+      OpCase c;
+      c.op = TESSERA_OP_MUL_MAT;
+      c.src = {Input{dtype, {k, n}, w}, input(TESSERA_DTYPE_F32, {k, rows}, random_floats(static_cast<std::size_t>(k * rows), 8))};
+      c.dst_ne = {n, rows};
+      const double err = relative_error(c.run_floats("cuda", kCuda), c.run_floats("cpu", kCpuScalar));
+      const std::string what = std::string(tessera_dtype_info(dtype).name) + " K=4360 rows=" + std::to_string(rows);
+      EXPECT_LE(err, 1e-5) << what;
+      std::printf("%-24s relative error %.3g\n", what.c_str(), err);
+    }
+  }
+}
+
 TEST(cuda_mul_mat_plugin, GptqMatchesTheCpuReference) {
   TESSERA_REQUIRE_CUDA();
   const int64_t k = 512, n = 96;
