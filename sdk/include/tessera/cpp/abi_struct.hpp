@@ -19,6 +19,17 @@ void require_arg(T* p, const char* function, const char* name) {
   if (p == nullptr) throw Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(function) + ": " + name + " is NULL");
 }
 
+// Throws Error(INVALID_ARGUMENT) "function: name->struct_size is N; set it to
+// sizeof(type_name)" when the caller's struct does not even hold struct_size
+// (the caller never set it).
+template <class T>
+void require_struct_size(const T* s, const char* function, const char* name, const char* type_name) {
+  if (s->struct_size < TESSERA_SIZE_THROUGH(T, struct_size))
+    throw Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(function) + ": " + name + "->struct_size is " +
+                                                  std::to_string(s->struct_size) + "; set it to sizeof(" + type_name +
+                                                  ")");
+}
+
 // Copies `full` into `out` up to out->struct_size (never past sizeof(T)) and
 // sets out->struct_size to the bytes written. The caller checked that
 // out->struct_size covers at least struct_size itself.
