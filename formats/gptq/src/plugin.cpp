@@ -1,6 +1,7 @@
 // The gptq format plugin: Hugging Face LLaMA/Mistral directories with
 // GPTQ (AutoGPTQ v1/v2) or float safetensors. Descriptor and the C entry
-// points of tessera_format_interface; every fallible entry point runs inside
+// points of tessera_format_interface (the metadata and tensor look-ups are
+// the SDK's, format_entries.hpp); every fallible entry point runs inside
 // sdk::guarded, so no exception crosses the ABI.
 #include <algorithm>
 #include <cstring>
@@ -10,7 +11,9 @@
 
 #include "hf_model.hpp"
 #include "tessera/cpp/abi_struct.hpp"
+#include "tessera/cpp/format_entries.hpp"
 #include "tessera/cpp/plugin.hpp"
+#include "tessera/cpp/plugin_entry.hpp"
 #include "tessera/tessera.h"
 
 // The opaque ABI handle is the model itself.
@@ -23,28 +26,11 @@ namespace {
 
 constexpr const char* kName = "gptq";
 
-struct PluginState {
-  sdk::Log log;
+struct PluginState : sdk::HostState {
+  explicit PluginState(const tessera_host_api* host_api) : HostState(host_api, kName) {}
 };
 
-tessera_status initialize(const tessera_host_api* host, void** plugin_state, tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    if (plugin_state == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "initialize: plugin_state is NULL");
-    *plugin_state = new PluginState{sdk::Log(host, kName)};
-  });
-}
-
-void shutdown(void* plugin_state) { delete static_cast<PluginState*>(plugin_state); }
-
-const HfModel& model_of(const tessera_model_file* file, const char* function) {
-  if (file == nullptr || file->model == nullptr)
-    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, std::string(function) + ": file is NULL");
-  return *file->model;
-}
-
-void fill_value(tessera_value* out, const tessera_value& v, const char* function) {
-  sdk::fill_struct(out, v, TESSERA_SIZE_THROUGH(tessera_value, as), function);
-}
+using sdk::model_of;
 
 // The model directory of `path`: the directory itself, or the one holding a
 // .safetensors file given directly (any shard opens the whole model).
@@ -88,39 +74,6 @@ tessera_status open(void* plugin_state, const char* path, const tessera_config*,
   });
 }
 
-void close(tessera_model_file* file) { delete file; }
-
-uint64_t metadata_count(const tessera_model_file* file) {
-  return file != nullptr && file->model != nullptr ? file->model->metadata().size() : 0;
-}
-
-tessera_status metadata_at(const tessera_model_file* file, uint64_t index, tessera_string_view* key,
-                           tessera_value* value, tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    const MetadataTable& meta = model_of(file, "metadata_at").metadata();
-    sdk::require_arg(key, "metadata_at", "key");
-    sdk::require_arg(value, "metadata_at", "value");
-    if (index >= meta.size())
-      throw sdk::Error(TESSERA_ERR_OUT_OF_RANGE, "metadata_at: index " + std::to_string(index) + " is outside the " +
-                                                     std::to_string(meta.size()) + " metadata entries");
-    const std::string_view k = meta.key(index);
-    fill_value(value, meta.value(index), "metadata_at");
-    *key = tessera_string_view{k.data(), k.size()};
-  });
-}
-
-tessera_status metadata_find(const tessera_model_file* file, const char* key, tessera_value* value,
-                             tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    const MetadataTable& meta = model_of(file, "metadata_find").metadata();
-    sdk::require_arg(key, "metadata_find", "key");
-    sdk::require_arg(value, "metadata_find", "value");
-    const tessera_value* v = meta.find(key);
-    if (v == nullptr) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "metadata key '" + std::string(key) + "' not found");
-    fill_value(value, *v, "metadata_find");
-  });
-}
-
 // This plugin publishes no array values.
 tessera_status metadata_array_get(const tessera_model_file* file, const tessera_value*, uint64_t, tessera_value*,
                                   tessera_error* err) {
@@ -128,10 +81,6 @@ tessera_status metadata_array_get(const tessera_model_file* file, const tessera_
     model_of(file, "metadata_array_get");
     throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "metadata_array_get: this model has no array values");
   });
-}
-
-uint64_t tensor_count(const tessera_model_file* file) {
-  return file != nullptr && file->model != nullptr ? file->model->tensor_count() : 0;
 }
 
 tessera_status tensor_info(const tessera_model_file* file, uint64_t index, tessera_tensor_info* info,
@@ -149,17 +98,6 @@ tessera_status tensor_info(const tessera_model_file* file, uint64_t index, tesse
     full.file_offset = t.file_offset;
     full.file_index = t.file_index;
     sdk::fill_struct(info, full, TESSERA_SIZE_THROUGH(tessera_tensor_info, file_index), "tensor_info");
-  });
-}
-
-tessera_status tensor_find(const tessera_model_file* file, const char* name, uint64_t* index, tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    const HfModel& model = model_of(file, "tensor_find");
-    sdk::require_arg(name, "tensor_find", "name");
-    sdk::require_arg(index, "tensor_find", "index");
-    const auto found = model.find_tensor(name);
-    if (!found) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "tensor '" + std::string(name) + "' not found");
-    *index = *found;
   });
 }
 
@@ -193,46 +131,19 @@ tessera_status tensor_read(const tessera_model_file* file, uint64_t index, uint6
   });
 }
 
-const tessera_format_interface kFormat = {
-    sizeof(tessera_format_interface),
-    probe,
-    open,
-    close,
-    metadata_count,
-    metadata_at,
-    metadata_find,
-    metadata_array_get,
-    tensor_count,
-    tensor_info,
-    tensor_find,
-    tensor_map,
-    tensor_read,
-};
+const tessera_format_interface kFormat =
+    sdk::format_interface<tessera_model_file>(probe, open, metadata_array_get, tensor_info, tensor_map, tensor_read);
 
-const tessera_plugin_descriptor kDescriptor = {
-    sizeof(tessera_plugin_descriptor),
-    TESSERA_ABI_VERSION_MAJOR,
-    TESSERA_ABI_VERSION_MINOR,
-    TESSERA_KIND_FORMAT,
-    kName,
-    TESSERA_VERSION_STRING,
-    "Hugging Face LLaMA/Mistral directories (config.json + safetensors, sharded included): GPTQ 4/8/3-bit "
-    "(AutoGPTQ v1/v2, act-order) and float weights",
-    0,
-    nullptr,
-    initialize,
-    shutdown,
-    &kFormat,
-    nullptr,
-    nullptr,
-    nullptr,
-    "tessera",
-    nullptr,
-};
+const tessera_plugin_descriptor kDescriptor = sdk::plugin_descriptor<PluginState>(
+    {.name = kName,
+     .version = TESSERA_VERSION_STRING,
+     .description =
+         "Hugging Face LLaMA/Mistral directories (config.json + safetensors, sharded included): GPTQ 4/8/3-bit "
+         "(AutoGPTQ v1/v2, act-order) and float weights",
+     .author = "tessera"},
+    &kFormat);
 
 }  // namespace
 }  // namespace tessera::gptq
 
-extern "C" TESSERA_PLUGIN_EXPORT const tessera_plugin_descriptor* tessera_plugin_init(void) {
-  return &tessera::gptq::kDescriptor;
-}
+TESSERA_PLUGIN_ENTRY(tessera::gptq::kDescriptor)
