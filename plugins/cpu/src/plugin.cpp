@@ -2,6 +2,7 @@
 // Every entry point converts exceptions into a status via sdk::guarded.
 #include "tessera/cpp/abi_struct.hpp"
 #include "tessera/cpp/plugin.hpp"
+#include "tessera/cpp/plugin_entry.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -21,22 +22,9 @@ namespace {
 
 constexpr int kMaxThreads = 4096;
 
-struct PluginState {
-  const tessera_host_api* host = nullptr;
-  sdk::Log log;
+struct PluginState : sdk::HostState {
+  explicit PluginState(const tessera_host_api* host_api) : HostState(host_api, "cpu") {}
 };
-
-tessera_status initialize(const tessera_host_api* host, void** plugin_state, tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    if (plugin_state == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "initialize: plugin_state is NULL");
-    auto state = std::make_unique<PluginState>();
-    state->host = host;
-    state->log = sdk::Log(host, "cpu");
-    *plugin_state = state.release();
-  });
-}
-
-void shutdown(void* plugin_state) { delete static_cast<PluginState*>(plugin_state); }
 
 int32_t device_count(void*) { return 1; }
 
@@ -47,10 +35,7 @@ tessera_status device_info(void*, int32_t device, tessera_device_info* info, tes
       throw sdk::Error(TESSERA_ERR_NOT_FOUND, "device_info: the cpu plugin has one device (0); device " +
                                                   std::to_string(device) + " does not exist");
     // The caller's struct may be older (smaller) than ours: fill only what it has.
-    if (info->struct_size < TESSERA_SIZE_THROUGH(tessera_device_info, struct_size))
-      throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "device_info: info->struct_size is " +
-                                                         std::to_string(info->struct_size) +
-                                                         "; set it to sizeof(tessera_device_info)");
+    sdk::require_struct_size(info, "device_info", "info", "tessera_device_info");
     tessera_device_info full;
     describe_device(full);
     sdk::copy_struct_prefix(info, full);
@@ -161,29 +146,15 @@ const tessera_compute_interface kCompute = {
     native_context,
 };
 
-const tessera_plugin_descriptor kDescriptor = {
-    sizeof(tessera_plugin_descriptor),
-    TESSERA_ABI_VERSION_MAJOR,
-    TESSERA_ABI_VERSION_MINOR,
-    TESSERA_KIND_COMPUTE,
-    "cpu",
-    TESSERA_VERSION_STRING,
-    "host CPU: AVX-512 mul_mat kernels chosen at run time, scalar reference ops, a thread pool",
-    sizeof kParams / sizeof kParams[0],
-    kParams,
-    initialize,
-    shutdown,
-    nullptr,
-    &kCompute,
-    nullptr,
-    nullptr,
-    "tessera",
-    nullptr,
-};
+const tessera_plugin_descriptor kDescriptor = sdk::plugin_descriptor<PluginState>(
+    {.name = "cpu",
+     .version = TESSERA_VERSION_STRING,
+     .description = "host CPU: AVX-512 mul_mat kernels chosen at run time, scalar reference ops, a thread pool",
+     .params = kParams,
+     .author = "tessera"},
+    &kCompute);
 
 }  // namespace
 }  // namespace tessera::cpu
 
-extern "C" TESSERA_PLUGIN_EXPORT const tessera_plugin_descriptor* tessera_plugin_init(void) {
-  return &tessera::cpu::kDescriptor;
-}
+TESSERA_PLUGIN_ENTRY(tessera::cpu::kDescriptor)

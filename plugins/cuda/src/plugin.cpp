@@ -15,39 +15,27 @@
 #include "ops.hpp"
 #include "tessera/cpp/abi_struct.hpp"
 #include "tessera/cpp/plugin.hpp"
+#include "tessera/cpp/plugin_entry.hpp"
 #include "tessera/tessera.h"
 
 namespace tessera::cuda {
 namespace {
 
-struct PluginState {
-  const tessera_host_api* host = nullptr;
-  sdk::Log log;
-};
-
-tessera_status initialize(const tessera_host_api* host, void** plugin_state, tessera_error* err) {
-  return sdk::guarded(err, [&] {
-    if (plugin_state == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "initialize: plugin_state is NULL");
-    auto state = std::make_unique<PluginState>();
-    state->host = host;
-    state->log = sdk::Log(host, "cuda");
+// Created by initialize (sdk::initialize_state), which then logs why there
+// is no device, if there is none.
+struct PluginState : sdk::HostState {
+  explicit PluginState(const tessera_host_api* host_api) : HostState(host_api, "cuda") {
     std::string reason;
-    if (device_count(&reason) == 0) state->log.debug("no CUDA device: " + reason);
-    *plugin_state = state.release();
-  });
-}
-
-void shutdown(void* plugin_state) { delete static_cast<PluginState*>(plugin_state); }
+    if (device_count(&reason) == 0) log.debug("no CUDA device: " + reason);
+  }
+};
 
 int32_t device_count_entry(void*) { return device_count(); }
 
 tessera_status device_info(void*, int32_t device, tessera_device_info* info, tessera_error* err) {
   return sdk::guarded(err, [&] {
     if (info == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "device_info: info is NULL");
-    if (info->struct_size < TESSERA_SIZE_THROUGH(tessera_device_info, struct_size))
-      throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "device_info: info->struct_size is " +
-                                                         std::to_string(info->struct_size) +
-                                                         "; set it to sizeof(tessera_device_info)");
+    sdk::require_struct_size(info, "device_info", "info", "tessera_device_info");
     tessera_device_info full;
     describe_device(device, full);
     // The caller's struct may be older (smaller) than ours: fill only what it has.
@@ -155,29 +143,16 @@ const tessera_compute_interface kCompute = {
     native_context,
 };
 
-const tessera_plugin_descriptor kDescriptor = {
-    sizeof(tessera_plugin_descriptor),
-    TESSERA_ABI_VERSION_MAJOR,
-    TESSERA_ABI_VERSION_MINOR,
-    TESSERA_KIND_COMPUTE,
-    "cuda",
-    TESSERA_VERSION_STRING,
-    "NVIDIA GPUs: one stream and cuBLAS handle per backend, fused attention over the KV cache, CUDA graphs for decode",
-    sizeof kParams / sizeof kParams[0],
-    kParams,
-    initialize,
-    shutdown,
-    nullptr,
-    &kCompute,
-    nullptr,
-    nullptr,
-    "tessera",
-    nullptr,
-};
+const tessera_plugin_descriptor kDescriptor = sdk::plugin_descriptor<PluginState>(
+    {.name = "cuda",
+     .version = TESSERA_VERSION_STRING,
+     .description = "NVIDIA GPUs: one stream and cuBLAS handle per backend, fused attention over the KV cache, "
+                    "CUDA graphs for decode",
+     .params = kParams,
+     .author = "tessera"},
+    &kCompute);
 
 }  // namespace
 }  // namespace tessera::cuda
 
-extern "C" TESSERA_PLUGIN_EXPORT const tessera_plugin_descriptor* tessera_plugin_init(void) {
-  return &tessera::cuda::kDescriptor;
-}
+TESSERA_PLUGIN_ENTRY(tessera::cuda::kDescriptor)
