@@ -33,34 +33,18 @@ struct Status {
 };
 
 // One backend created from a YAML compute entry, freed on destruction.
-class Backend {
+class Backend : public test::BackendBuffers {
  public:
   explicit Backend(int threads) : Backend("{backend: cpu, threads: " + std::to_string(threads) + "}") {}
-  explicit Backend(const std::string& yaml) {
+  explicit Backend(const std::string& yaml) : BackendBuffers(cpu_test::api()) {
     ConfigTree tree(YAML::Load(yaml), "test.yaml", "compute[0]");
     tessera_error err;
     tessera_error_init(&err);
     status_.code = api().backend_create(state(), 0, tree.root(), &backend_, &err);
     status_.message = err.message;
   }
-  ~Backend() {
-    for (tessera_buffer* b : buffers_) api().buffer_free(b);
-    if (backend_ != nullptr) api().backend_free(backend_);
-  }
-  Backend(const Backend&) = delete;
-  Backend& operator=(const Backend&) = delete;
 
   const Status& create_status() const { return status_; }
-  tessera_backend* get() const { return backend_; }
-
-  tessera_buffer* alloc(uint64_t bytes) {
-    tessera_buffer* b = nullptr;
-    tessera_error err;
-    tessera_error_init(&err);
-    if (api().buffer_alloc(backend_, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
-    buffers_.push_back(b);
-    return b;
-  }
 
   // A contiguous tensor in its own buffer, holding `bytes` of data.
   tessera_tensor tensor(int32_t dtype, std::vector<int64_t> ne, const void* data, const char* name) {
@@ -123,8 +107,6 @@ class Backend {
   }
 
  private:
-  tessera_backend* backend_ = nullptr;
-  std::vector<tessera_buffer*> buffers_;
   Status status_;
 };
 

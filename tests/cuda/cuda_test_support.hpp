@@ -53,33 +53,15 @@ inline uint64_t bytes_of(int32_t dtype, const std::vector<int64_t>& ne) {
 }
 
 // One backend of `plugin_name` created from a YAML compute entry.
-class Backend {
+class Backend : public test::BackendBuffers {
  public:
   Backend(const std::string& plugin_name, const std::string& yaml, int32_t device = 0)
-      : plugin_(plugin(plugin_name)), api_(*plugin_.compute()) {
+      : BackendBuffers(*plugin(plugin_name).compute()) {
     ConfigTree tree(YAML::Load(yaml), "test.yaml", "compute[0]");
     tessera_error err;
     tessera_error_init(&err);
-    if (api_.backend_create(plugin_.state(), device, tree.root(), &backend_, &err) != TESSERA_OK)
+    if (api_.backend_create(plugin(plugin_name).state(), device, tree.root(), &backend_, &err) != TESSERA_OK)
       throw std::runtime_error(plugin_name + " backend_create: " + err.message);
-  }
-  ~Backend() {
-    for (tessera_buffer* b : buffers_) api_.buffer_free(b);
-    if (backend_ != nullptr) api_.backend_free(backend_);
-  }
-  Backend(const Backend&) = delete;
-  Backend& operator=(const Backend&) = delete;
-
-  const tessera_compute_interface& api() const { return api_; }
-  tessera_backend* get() const { return backend_; }
-
-  tessera_buffer* alloc(uint64_t bytes) {
-    tessera_buffer* b = nullptr;
-    tessera_error err;
-    tessera_error_init(&err);
-    if (api_.buffer_alloc(backend_, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
-    buffers_.push_back(b);
-    return b;
   }
 
   // A contiguous tensor in its own buffer, filled with `data` (if any).
@@ -129,12 +111,6 @@ class Backend {
     if (s == TESSERA_OK) s = api_.synchronize(backend_, &err);
     return {s, s == TESSERA_OK ? std::string() : std::string(err.message)};
   }
-
- private:
-  Plugin& plugin_;
-  const tessera_compute_interface& api_;
-  tessera_backend* backend_ = nullptr;
-  std::vector<tessera_buffer*> buffers_;
 };
 
 using test::make_node;

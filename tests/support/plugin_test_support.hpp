@@ -32,6 +32,40 @@ inline Plugin& build_plugin(const std::string& name) {
   return *p;
 }
 
+// A backend of a compute plugin and the buffers allocated on it; frees the
+// buffers, then the backend, on destruction. A derived class creates the
+// backend into backend_ (left NULL when creation fails).
+class BackendBuffers {
+ public:
+  explicit BackendBuffers(const tessera_compute_interface& api) : api_(api) {}
+  ~BackendBuffers() {
+    for (tessera_buffer* b : buffers_) api_.buffer_free(b);
+    if (backend_ != nullptr) api_.backend_free(backend_);
+  }
+  BackendBuffers(const BackendBuffers&) = delete;
+  BackendBuffers& operator=(const BackendBuffers&) = delete;
+
+  const tessera_compute_interface& api() const { return api_; }
+  tessera_backend* get() const { return backend_; }
+
+  // Throws with the plugin's message when the allocation fails.
+  tessera_buffer* alloc(uint64_t bytes) {
+    tessera_buffer* b = nullptr;
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.buffer_alloc(backend_, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+    buffers_.push_back(b);
+    return b;
+  }
+
+ protected:
+  const tessera_compute_interface& api_;
+  tessera_backend* backend_ = nullptr;
+
+ private:
+  std::vector<tessera_buffer*> buffers_;
+};
+
 inline tessera_node make_node(int32_t op, tessera_tensor* dst, std::vector<tessera_tensor*> src) {
   tessera_node n{};
   n.struct_size = sizeof n;
