@@ -20,13 +20,17 @@ int32_t device_count(std::string* reason) {
   return count;
 }
 
-void describe_device(int32_t device, tessera_device_info& info) {
+void require_device(int32_t device) {
   std::string reason;
   const int32_t count = device_count(&reason);
   if (count == 0) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "cuda: no CUDA device: " + reason);
   if (device < 0 || device >= count)
     throw sdk::Error(TESSERA_ERR_NOT_FOUND, "cuda: device " + std::to_string(device) + " does not exist; there are " +
                                                 std::to_string(count) + " (0-" + std::to_string(count - 1) + ")");
+}
+
+void describe_device(int32_t device, tessera_device_info& info) {
+  require_device(device);
   cudaDeviceProp prop{};
   cuda_check(cudaGetDeviceProperties(&prop, device), "device_info: cudaGetDeviceProperties(" + std::to_string(device) + ")");
   info = tessera_device_info{};

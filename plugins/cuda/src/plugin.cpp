@@ -48,12 +48,7 @@ tessera_status backend_create(void* plugin_state, int32_t device, const tessera_
   return sdk::guarded(err, [&] {
     if (out == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "backend_create: out is NULL");
     *out = nullptr;
-    std::string reason;
-    const int32_t count = device_count(&reason);
-    if (count == 0) throw sdk::Error(TESSERA_ERR_NOT_FOUND, "cuda: no CUDA device: " + reason);
-    if (device < 0 || device >= count)
-      throw sdk::Error(TESSERA_ERR_NOT_FOUND, "cuda: device " + std::to_string(device) + " does not exist; there are " +
-                                                  std::to_string(count) + " (0-" + std::to_string(count - 1) + ")");
+    require_device(device);
     const auto* state = static_cast<const PluginState*>(plugin_state);
     const tessera_host_api* host = state != nullptr ? state->host : nullptr;
     const sdk::Config cfg(host, config);
