@@ -2,7 +2,9 @@
 // (semantics in sdk/include/tessera/types.h). src0: Q F32 [D, H, T];
 // src1, src2: K and V caches [D, Hkv, C] (F32/F16/Q8_0; Q8_0 needs D a multiple of 32); dst F32 [D, H, T].
 // Scores and the weighted sum are accumulated in double: this is the
-// reference path, and the softmax subtracts the row maximum first.
+// reference path (`kernels: scalar`), and the softmax subtracts the row
+// maximum first. The other kernel choices run simd/attention_avx512.cpp
+// for F32 / F16 caches (float sums, same definition).
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,7 +15,7 @@
 
 namespace tessera::cpu {
 
-void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPool* pool, const Kernels&) {
+void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPool* pool, const Kernels& kernels) {
   auto checked = sdk::check_attention_shapes(node, kv_dtypes);
   sdk::check_attention_heads(node, checked);
   sdk::check_attention_window(node, checked);
@@ -23,6 +25,33 @@ void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPo
   if (pool == nullptr) return;
 
   const float scale = node.f_param(0);
+  // The AVX-512 kernel (F32 / F16 caches, K and V of one type, contiguous rows).
+  if (k.dtype == v.dtype && q.rows_contiguous() && k.rows_contiguous() && v.rows_contiguous() &&
+      dst.rows_contiguous())
+    if (AttentionFn fast = attention_kernel(kernels, k.dtype, d)) {
+      AttentionJob job;
+      job.head_dim = d;
+      job.heads = heads;
+      job.kv_heads = kv_heads;
+      job.tokens = tokens;
+      job.first = first;
+      job.cache_len = valid;
+      job.scale = scale;
+      job.q = q.data;
+      job.q_nb1 = q.nb[1];
+      job.q_nb2 = q.nb[2];
+      job.k = k.data;
+      job.k_nb1 = k.nb[1];
+      job.k_nb2 = k.nb[2];
+      job.v = v.data;
+      job.v_nb1 = v.nb[1];
+      job.v_nb2 = v.nb[2];
+      job.dst = dst.data;
+      job.d_nb1 = dst.nb[1];
+      job.d_nb2 = dst.nb[2];
+      fast(job, *pool);
+      return;
+    }
   const int64_t group = heads / kv_heads;
   pool->run(heads * tokens, [&](int64_t begin, int64_t end, int) {
     std::vector<float> key(static_cast<size_t>(d)), value(static_cast<size_t>(d));

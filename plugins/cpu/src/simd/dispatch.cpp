@@ -82,4 +82,15 @@ MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
 #endif
 }
 
+AttentionFn attention_kernel(const Kernels& kernels, int32_t kv_dtype, int64_t head_dim) {
+  if (kernels.path != KernelPath::avx512) return nullptr;
+#if !defined(TESSERA_CPU_HAVE_AVX512_KERNELS)
+  (void)kv_dtype;
+  (void)head_dim;
+  return nullptr;
+#else
+  return avx512::attention_kernel(kv_dtype, head_dim);
+#endif
+}
+
 }  // namespace tessera::cpu

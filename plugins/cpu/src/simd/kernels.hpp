@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "attention_job.hpp"
 #include "matmul_job.hpp"
 
 namespace tessera::cpu {
@@ -32,5 +33,9 @@ std::string avx512_missing();
 
 // The fast kernel for `dtype`, or nullptr: run the scalar reference.
 MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype);
+
+// The fast ATTENTION for a KV cache of `kv_dtype` and this head_dim, or
+// nullptr: run the scalar reference.
+AttentionFn attention_kernel(const Kernels& kernels, int32_t kv_dtype, int64_t head_dim);
 
 }  // namespace tessera::cpu
