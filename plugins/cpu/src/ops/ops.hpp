@@ -15,7 +15,7 @@ namespace tessera::cpu {
 
 // `src0_dtypes`: the first-source dtypes the registry declares for the op,
 // so supports_op and the validation can never disagree.
-// `kernels`: the backend's choice of fast kernels (only mul_mat has any).
+// `kernels`: the backend's choice of fast kernels (mul_mat and attention have some).
 using OpFn = void (*)(const Node& node, std::span<const int32_t> src0_dtypes, ThreadPool* pool,
                       const Kernels& kernels);
 
