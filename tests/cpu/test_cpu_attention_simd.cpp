@@ -2,7 +2,7 @@
 // a polynomial exp) against the scalar reference (double sums, std::exp) on
 // the same inputs: relative norm error <= 1e-5 per case (float rounding of
 // sums over up to a few thousand terms; measured values are printed), for
-// F32 and F16 caches, head_dim below 16, not a multiple of 16, 128 and 256,
+// F32, F16 and Q8_0 caches (the same dequantized values on both sides), head_dim below 16, not a multiple of 16, 128 and 256,
 // grouped-query heads, decode and prefill, a start inside the cache, and a
 // context long enough for many four-key steps and a tail. Results are
 // bitwise identical on 1 and 2 threads, and `auto` runs the same kernel.
@@ -12,6 +12,7 @@
 
 #include "matmul_simd_support.hpp"
 #include "tessera/quant/half.hpp"
+#include "tessera/quant/quantize.hpp"
 
 using namespace tessera::cpu_test;
 
@@ -32,6 +33,29 @@ std::vector<float> run_attention(const std::string& yaml, int32_t cache_dtype, c
   const std::vector<int64_t> cache_ne = {s.head_dim, s.kv_heads, s.ctx};
   auto cache = [&](const std::vector<float>& x, const char* name) {
     if (cache_dtype == TESSERA_DTYPE_F32) return b.tensor(TESSERA_DTYPE_F32, cache_ne, x, name);
+    if (cache_dtype == TESSERA_DTYPE_Q8_0) {  // rows of head_dim values, quantized by the SDK
+      const uint64_t row_bytes = static_cast<uint64_t>(s.head_dim / 32 * 34);
+      std::vector<uint8_t> bytes(row_bytes * static_cast<uint64_t>(s.kv_heads * s.ctx));
+      for (int64_t r = 0; r < s.kv_heads * s.ctx; ++r)
+        tessera::quant::quantize_row(TESSERA_DTYPE_Q8_0, x.data() + r * s.head_dim, bytes.data() + r * row_bytes,
+                                     s.head_dim);
+      tessera_tensor t{};
+      t.struct_size = sizeof t;
+      t.dtype = TESSERA_DTYPE_Q8_0;
+      t.n_dims = 3;
+      t.ne[0] = s.head_dim;
+      t.ne[1] = s.kv_heads;
+      t.ne[2] = s.ctx;
+      t.ne[3] = 1;
+      t.nb[0] = 34;
+      t.nb[1] = row_bytes;
+      t.nb[2] = row_bytes * static_cast<uint64_t>(s.kv_heads);
+      t.nb[3] = t.nb[2] * static_cast<uint64_t>(s.ctx);
+      t.buffer = b.alloc(bytes.size());
+      t.name = name;
+      b.write(t, bytes.data(), bytes.size());
+      return t;
+    }
     std::vector<uint16_t> h(x.size());
     for (size_t i = 0; i < x.size(); ++i) h[i] = tessera::quant::f32_to_f16(x[i]);
     return b.tensor(TESSERA_DTYPE_F16, cache_ne, h, name);
@@ -75,8 +99,10 @@ TEST_P(cpu_attention_simd, MatchesTheScalarReference) {
       {128, 4, 4, 2051, 1, 2050}, // a long decode: many four-key steps and a tail of 3
       {256, 2, 1, 90, 20, 0},     // the largest in-register head_dim; prefill from 0
       {272, 2, 1, 40, 5, 10},     // beyond it: the reference runs
+      {32, 4, 1, 65, 9, 30},      // Q8_0's smallest head: one block per row
   };
   for (const Shape& s : shapes) {
+    if (dtype == TESSERA_DTYPE_Q8_0 && s.head_dim % 32 != 0) continue;  // Q8_0 rows are whole blocks
     const std::string what = std::string(tessera_dtype_info(dtype).name) + " D=" + std::to_string(s.head_dim) +
                              " T=" + std::to_string(s.tokens) + " first=" + std::to_string(s.first);
     const auto want = run_attention(yaml_for("scalar", 2), dtype, s);
@@ -90,7 +116,7 @@ TEST_P(cpu_attention_simd, MatchesTheScalarReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(caches, cpu_attention_simd, ::testing::Values(TESSERA_DTYPE_F32, TESSERA_DTYPE_F16),
+INSTANTIATE_TEST_SUITE_P(caches, cpu_attention_simd, ::testing::Values(TESSERA_DTYPE_F32, TESSERA_DTYPE_F16, TESSERA_DTYPE_Q8_0),
                          [](const ::testing::TestParamInfo<int32_t>& p) {
                            return std::string(tessera_dtype_info(p.param).name);
                          });

@@ -4,7 +4,7 @@
 // Scores and the weighted sum are accumulated in double: this is the
 // reference path (`kernels: scalar`), and the softmax subtracts the row
 // maximum first. The other kernel choices run simd/attention_avx512.cpp
-// for F32 / F16 caches (float sums, same definition).
+// for F32 / F16 / Q8_0 caches (float sums, same definition).
 #include <cmath>
 #include <string>
 #include <vector>
@@ -25,7 +25,7 @@ void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPo
   if (pool == nullptr) return;
 
   const float scale = node.f_param(0);
-  // The AVX-512 kernel (F32 / F16 caches, K and V of one type, contiguous rows).
+  // The AVX-512 kernel (F32 / F16 / Q8_0 caches, K and V of one type, contiguous rows).
   if (k.dtype == v.dtype && q.rows_contiguous() && k.rows_contiguous() && v.rows_contiguous() &&
       dst.rows_contiguous())
     if (AttentionFn fast = attention_kernel(kernels, k.dtype, d)) {

@@ -1,4 +1,4 @@
-// AVX-512 ATTENTION over F32 / F16 KV caches (the reference in
+// AVX-512 ATTENTION over F32 / F16 / Q8_0 KV caches (the reference in
 // ops/attention.cpp sums in double; this one in float, vectorized over the
 // head dims). One task per (query token, head), as the reference:
 //  - scores: four keys at a time (four independent FMA chains), each key's
@@ -48,13 +48,25 @@ inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// 16 values of a cache row from element 16c (masked lanes read as 0).
-template <bool F16>
+enum class Cache { f32, f16, q8_0 };
+
+// 16 values of a cache row from element 16c (masked lanes read as 0). Q8_0
+// rows are blocks of a half scale d and 32 int8 codes (D a multiple of 32,
+// so never masked): d * q, the reference dequantizer's float product.
+template <Cache KV>
 inline __m512 load_row16(const std::byte* row, int c, __mmask16 m) {
-  if constexpr (F16)
+  if constexpr (KV == Cache::f16) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + 16 * c));
-  else
+  } else if constexpr (KV == Cache::f32) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + 16 * c);
+  } else {
+    const std::byte* block = row + (c / 2) * 34;
+    uint16_t d;
+    __builtin_memcpy(&d, block, 2);
+    const __m512 codes = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + (c % 2) * 16))));
+    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d)), codes);
+  }
 }
 
 struct Task {
@@ -63,7 +75,7 @@ struct Task {
   int64_t scratch_per_thread;
 };
 
-template <bool F16, int NC>
+template <Cache KV, int NC>
 void attend(const AttentionJob& j, int64_t h, int64_t t, float* w) {
   const int64_t D = j.head_dim, kvh = h / (j.heads / j.kv_heads);
   int64_t visible = j.first + t + 1;
@@ -86,7 +98,7 @@ void attend(const AttentionJob& j, int64_t h, int64_t t, float* w) {
     for (int c = 0; c < NC; ++c) {
       TESSERA_UNROLL
       for (int i = 0; i < 4; ++i)
-        acc[i] = _mm512_fmadd_ps(qv[c], load_row16<F16>(k0 + static_cast<uint64_t>(p + i) * j.k_nb2, c, mask(c)), acc[i]);
+        acc[i] = _mm512_fmadd_ps(qv[c], load_row16<KV>(k0 + static_cast<uint64_t>(p + i) * j.k_nb2, c, mask(c)), acc[i]);
     }
     TESSERA_UNROLL
     for (int i = 0; i < 4; ++i) {
@@ -98,7 +110,7 @@ void attend(const AttentionJob& j, int64_t h, int64_t t, float* w) {
     __m512 acc = _mm512_setzero_ps();
     TESSERA_UNROLL
     for (int c = 0; c < NC; ++c)
-      acc = _mm512_fmadd_ps(qv[c], load_row16<F16>(k0 + static_cast<uint64_t>(p) * j.k_nb2, c, mask(c)), acc);
+      acc = _mm512_fmadd_ps(qv[c], load_row16<KV>(k0 + static_cast<uint64_t>(p) * j.k_nb2, c, mask(c)), acc);
     w[p] = _mm512_reduce_add_ps(acc) * j.scale;
     max_score = w[p] > max_score ? w[p] : max_score;
   }
@@ -123,7 +135,7 @@ void attend(const AttentionJob& j, int64_t h, int64_t t, float* w) {
     const __m512 wp = _mm512_set1_ps(w[p]);
     const std::byte* row = v0 + static_cast<uint64_t>(p) * j.v_nb2;
     TESSERA_UNROLL
-    for (int c = 0; c < NC; ++c) out[c] = _mm512_fmadd_ps(wp, load_row16<F16>(row, c, mask(c)), out[c]);
+    for (int c = 0; c < NC; ++c) out[c] = _mm512_fmadd_ps(wp, load_row16<KV>(row, c, mask(c)), out[c]);
   }
   auto* result = reinterpret_cast<float*>(j.dst + static_cast<uint64_t>(h) * j.d_nb1 + static_cast<uint64_t>(t) * j.d_nb2);
   const __m512 vinv = _mm512_set1_ps(inv);
@@ -131,30 +143,30 @@ void attend(const AttentionJob& j, int64_t h, int64_t t, float* w) {
   for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(result + 16 * c, mask(c), _mm512_mul_ps(out[c], vinv));
 }
 
-template <bool F16, int NC>
+template <Cache KV, int NC>
 void attend_range(void* user, int64_t begin, int64_t end, int thread) {
   const Task& task = *static_cast<const Task*>(user);
   const AttentionJob& j = *task.job;
   float* w = task.scratch + static_cast<int64_t>(thread) * task.scratch_per_thread;
-  for (int64_t i = begin; i < end; ++i) attend<F16, NC>(j, i % j.heads, i / j.heads, w);
+  for (int64_t i = begin; i < end; ++i) attend<KV, NC>(j, i % j.heads, i / j.heads, w);
 }
 
-template <bool F16, int NC>
+template <Cache KV, int NC>
 void run(const AttentionJob& j, ThreadPool& pool) {
   if (j.heads == 0 || j.tokens == 0 || j.cache_len == 0) return;
   Task task{&j, nullptr, (j.cache_len + 15) / 16 * 16};
   const size_t floats = static_cast<size_t>(task.scratch_per_thread) * static_cast<size_t>(pool.size());
   task.scratch = static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t{64}));
-  pool.parallel_for(j.heads * j.tokens, attend_range<F16, NC>, &task);
+  pool.parallel_for(j.heads * j.tokens, attend_range<KV, NC>, &task);
   ::operator delete(task.scratch, std::align_val_t{64});
 }
 
-template <bool F16, int NC = 1>
+template <Cache KV, int NC = 1>
 AttentionFn pick(int64_t chunks) {
   if constexpr (NC > kMaxChunks) {
     return nullptr;
   } else {
-    return chunks == NC ? run<F16, NC> : pick<F16, NC + 1>(chunks);
+    return chunks == NC ? run<KV, NC> : pick<KV, NC + 1>(chunks);
   }
 }
 
@@ -163,9 +175,10 @@ AttentionFn pick(int64_t chunks) {
 AttentionFn attention_kernel(int32_t kv_dtype, int64_t head_dim) {
   const int64_t chunks = (head_dim + 15) / 16;
   if (head_dim < 1 || chunks > kMaxChunks) return nullptr;
-  if (kv_dtype == TESSERA_DTYPE_F16) return pick<true>(chunks);
-  if (kv_dtype == TESSERA_DTYPE_F32) return pick<false>(chunks);
-  return nullptr;  // Q8_0 caches: the reference
+  if (kv_dtype == TESSERA_DTYPE_F16) return pick<Cache::f16>(chunks);
+  if (kv_dtype == TESSERA_DTYPE_F32) return pick<Cache::f32>(chunks);
+  if (kv_dtype == TESSERA_DTYPE_Q8_0 && head_dim % 32 == 0) return pick<Cache::q8_0>(chunks);
+  return nullptr;
 }
 
 }  // namespace tessera::cpu::avx512

@@ -17,6 +17,6 @@ MatMulFn bf16_dot_kernel();                // BF16 with vdpbf16ps (needs AVX512_
 MatMulFn vnni_kernel(int32_t dtype);       // Q4_0, Q8_0: int8 activations, vpdpbusd (needs AVX512_VNNI)
 MatMulFn gptq_kernel(int32_t dtype);       // GPTQ_4BIT, GPTQ_8BIT, packed codes read directly
 MatMulFn gptq_vnni_kernel(int32_t dtype);  // the same, int8 activations in mat-vec (needs AVX512_VNNI)
-AttentionFn attention_kernel(int32_t kv_dtype, int64_t head_dim);  // F32 / F16 caches, head_dim <= 256
+AttentionFn attention_kernel(int32_t kv_dtype, int64_t head_dim);  // F32 / F16 / Q8_0 caches, head_dim <= 256
 
 }  // namespace tessera::cpu::avx512
