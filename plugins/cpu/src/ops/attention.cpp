@@ -25,9 +25,9 @@ void op_attention(const Node& node, std::span<const int32_t> kv_dtypes, ThreadPo
   if (pool == nullptr) return;
 
   const float scale = node.f_param(0);
-  // The AVX-512 kernel (F32 / F16 / Q8_0 caches, K and V of one type, contiguous rows).
-  if (k.dtype == v.dtype && q.rows_contiguous() && k.rows_contiguous() && v.rows_contiguous() &&
-      dst.rows_contiguous())
+  // The AVX-512 kernel (F32 / F16 / Q8_0 caches, K and V of one type; rows
+  // are contiguous, as check_attention_window requires).
+  if (k.dtype == v.dtype)
     if (AttentionFn fast = attention_kernel(kernels, k.dtype, d)) {
       AttentionJob job;
       job.head_dim = d;
