@@ -136,4 +136,53 @@ inline double half_value(uint16_t h) {
   return sign * std::ldexp(static_cast<double>(1024 + mantissa), exponent - 25);
 }
 
+// A [k x rows] tensor of a block type, written from quantized bytes.
+inline tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t rows,
+                                   const std::vector<uint8_t>& bytes) {
+  const tessera_dtype_traits t = tessera_dtype_info(dtype);
+  tessera_tensor tensor{};
+  tensor.struct_size = sizeof tensor;
+  tensor.dtype = dtype;
+  tensor.n_dims = 2;
+  tensor.ne[0] = k;
+  tensor.ne[1] = rows;
+  tensor.ne[2] = tensor.ne[3] = 1;
+  tensor.nb[0] = t.block_bytes;
+  tensor.nb[1] = static_cast<uint64_t>(k) / t.block_elements * t.block_bytes;
+  tensor.nb[2] = tensor.nb[3] = tensor.nb[1] * static_cast<uint64_t>(rows);
+  tensor.buffer = b.alloc(bytes.size());
+  tensor.name = "quantized_weights";
+  b.write(tensor, bytes.data(), bytes.size());
+  return tensor;
+}
+
+// An ATTENTION node: dst = attention(q, k, v) over cache positions
+// [0, valid), the queries starting at position `first`.
+inline tessera_node attention_node(tessera_tensor* dst, tessera_tensor* q, tessera_tensor* k, tessera_tensor* v,
+                                   int64_t first, int64_t valid, float scale) {
+  tessera_node node{};
+  node.struct_size = sizeof node;
+  node.op = TESSERA_OP_ATTENTION;
+  node.dst = dst;
+  node.src[0] = q;
+  node.src[1] = k;
+  node.src[2] = v;
+  node.i_params[0] = static_cast<int32_t>(first);
+  node.i_params[1] = static_cast<int32_t>(valid);
+  node.f_params[0] = scale;
+  return node;
+}
+
+// ||got - want|| / ||want||, summed in double.
+template <class A, class B>
+double relative_error(const A& got, const B& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
+    num += d * d;
+    den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
+  }
+  return std::sqrt(num / den);
+}
+
 }  // namespace tessera::cpu_test

@@ -18,25 +18,6 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
   return v;
 }
 
-// A [k x rows] weight tensor of a block type, written from quantized bytes.
-tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t rows, const std::vector<uint8_t>& bytes) {
-  const tessera_dtype_traits t = tessera_dtype_info(dtype);
-  tessera_tensor tensor{};
-  tensor.struct_size = sizeof tensor;
-  tensor.dtype = dtype;
-  tensor.n_dims = 2;
-  tensor.ne[0] = k;
-  tensor.ne[1] = rows;
-  tensor.ne[2] = tensor.ne[3] = 1;
-  tensor.nb[0] = t.block_bytes;
-  tensor.nb[1] = static_cast<uint64_t>(k) / t.block_elements * t.block_bytes;
-  tensor.nb[2] = tensor.nb[3] = tensor.nb[1] * static_cast<uint64_t>(rows);
-  tensor.buffer = b.alloc(bytes.size());
-  tensor.name = "quantized_weights";
-  b.write(tensor, bytes.data(), bytes.size());
-  return tensor;
-}
-
 }  // namespace
 
 class cpu_attention : public ::testing::TestWithParam<int32_t> {};
@@ -84,16 +65,7 @@ TEST_P(cpu_attention, CausalGroupedQueryAttentionMatchesTheDefinition) {
   tessera_tensor tk = cache_tensor(k, "k");
   tessera_tensor tv = cache_tensor(v, "v");
   tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {d, heads, tokens}, nullptr, "out");
-  tessera_node node{};
-  node.struct_size = sizeof node;
-  node.op = TESSERA_OP_ATTENTION;
-  node.dst = &out;
-  node.src[0] = &tq;
-  node.src[1] = &tk;
-  node.src[2] = &tv;
-  node.i_params[0] = static_cast<int32_t>(first);
-  node.i_params[1] = static_cast<int32_t>(valid);
-  node.f_params[0] = 1.0f / std::sqrt(static_cast<float>(d));
+  tessera_node node = attention_node(&out, &tq, &tk, &tv, first, valid, 1.0f / std::sqrt(static_cast<float>(d)));
   const Status s = b.execute({&node});
   ASSERT_EQ(s.code, TESSERA_OK) << s.message;
   const auto got = b.read<float>(out);

@@ -39,21 +39,13 @@ std::vector<float> run_attention(const std::string& yaml, int32_t cache_dtype, c
       for (int64_t r = 0; r < s.kv_heads * s.ctx; ++r)
         tessera::quant::quantize_row(TESSERA_DTYPE_Q8_0, x.data() + r * s.head_dim, bytes.data() + r * row_bytes,
                                      s.head_dim);
-      tessera_tensor t{};
-      t.struct_size = sizeof t;
-      t.dtype = TESSERA_DTYPE_Q8_0;
-      t.n_dims = 3;
-      t.ne[0] = s.head_dim;
+      tessera_tensor t = block_tensor(b, TESSERA_DTYPE_Q8_0, s.head_dim, s.kv_heads * s.ctx, bytes);
+      t.n_dims = 3;  // rows as [Hkv, C]
       t.ne[1] = s.kv_heads;
       t.ne[2] = s.ctx;
-      t.ne[3] = 1;
-      t.nb[0] = 34;
-      t.nb[1] = row_bytes;
-      t.nb[2] = row_bytes * static_cast<uint64_t>(s.kv_heads);
+      t.nb[2] = t.nb[1] * static_cast<uint64_t>(s.kv_heads);
       t.nb[3] = t.nb[2] * static_cast<uint64_t>(s.ctx);
-      t.buffer = b.alloc(bytes.size());
       t.name = name;
-      b.write(t, bytes.data(), bytes.size());
       return t;
     }
     std::vector<uint16_t> h(x.size());
@@ -63,28 +55,11 @@ std::vector<float> run_attention(const std::string& yaml, int32_t cache_dtype, c
   tessera_tensor tq = b.tensor(TESSERA_DTYPE_F32, {s.head_dim, s.heads, s.tokens}, q, "q");
   tessera_tensor tk = cache(kf, "k"), tv = cache(vf, "v");
   tessera_tensor out = b.tensor(TESSERA_DTYPE_F32, {s.head_dim, s.heads, s.tokens}, nullptr, "out");
-  tessera_node node{};
-  node.struct_size = sizeof node;
-  node.op = TESSERA_OP_ATTENTION;
-  node.dst = &out;
-  node.src[0] = &tq;
-  node.src[1] = &tk;
-  node.src[2] = &tv;
-  node.i_params[0] = static_cast<int32_t>(s.first);
-  node.i_params[1] = static_cast<int32_t>(valid);
-  node.f_params[0] = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  tessera_node node =
+      attention_node(&out, &tq, &tk, &tv, s.first, valid, 1.0f / std::sqrt(static_cast<float>(s.head_dim)));
   const Status st = b.execute({&node});
   EXPECT_EQ(st.code, TESSERA_OK) << st.message;
   return b.read<float>(out);
-}
-
-double norm_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double e = 0, n = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    e += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    n += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(e / n);
 }
 
 class cpu_attention_simd : public ::testing::TestWithParam<int32_t> {};
@@ -108,7 +83,7 @@ TEST_P(cpu_attention_simd, MatchesTheScalarReference) {
     const auto want = run_attention(yaml_for("scalar", 2), dtype, s);
     const auto got = run_attention(yaml_for("avx512", 1), dtype, s);
     ASSERT_EQ(got.size(), want.size()) << what;
-    const double err = norm_error(got, want);
+    const double err = relative_error(got, want);
     EXPECT_LE(err, 1e-5) << what;
     std::printf("attention %s: relative error %.3g\n", what.c_str(), err);
     EXPECT_EQ(got, run_attention(yaml_for("avx512", 2), dtype, s)) << what << ": depends on the thread count";

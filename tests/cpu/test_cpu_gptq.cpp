@@ -101,17 +101,6 @@ std::vector<double> reference(const std::vector<float>& w, const std::vector<flo
   return out;
 }
 
-template <class A, class B>
-double relative_error(const A& got, const B& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
-    num += d * d;
-    den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
-  }
-  return std::sqrt(num / den);
-}
-
 bool has_avx512() {
   Backend probe(yaml_for("avx512", 1));
   return probe.create_status().code == TESSERA_OK;
