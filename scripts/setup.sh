@@ -20,6 +20,7 @@ export TESSERA_TEST_DATA=${TESSERA_TEST_DATA:-$(cd .. && pwd)/shared}
 packages=(cmake ninja-build g++ pkg-config python3 python3-pip
           libboost-dev libboost-program-options-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsentencepiece-dev
           nlohmann-json3-dev libgtest-dev libgmock-dev
+          libboost-context-dev  # tests/cuda_sim: fibers for the simulated CUDA threads
           clang libclang-rt-14-dev)
 
 install_packages() {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cuda_test_support.hpp"
+#include "greedy_reference.hpp"
 #include "tessera/core/generator.hpp"
 #include "tessera/core/pipeline.hpp"
 #include "tessera/core/session.hpp"
@@ -33,11 +34,8 @@ fs::path shared_path(const std::string& reference_path) {
   return tessera::test::data_dir() / reference_path.substr(prefix.size());
 }
 
-// The tolerances tests/e2e/test_greedy_reference.cpp states for the cpu
-// (llama.cpp rounds queries / attention weights to F16 and activations to
-// 8 bits for quantized weights; tessera keeps F32): 0.02 for F32/F16 weights,
-// 0.35 for the quantized types.
-double tolerance(const std::string& type) { return type == "F32" || type == "F16" ? 0.02 : 0.35; }
+// The cpu end-to-end test's tolerances and argmax rule (greedy_reference.hpp).
+using tessera::test::reference_tolerance;
 
 struct Loaded {
   PluginRegistry registry;
@@ -62,7 +60,7 @@ std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, Placeme
         << " ]\n";
   out << "context: { size: 512, batch: 512, kv_type: f16 }\n";
   out.close();
-  auto result = load_pipeline(file, loaded->registry, {tessera::test::build_plugin_dir()});
+  auto result = load_pipeline(file, loaded->registry, tessera::test::plugin_search_path());
   if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
   loaded->pipeline = std::move(result.pipeline);
   loaded->session = std::make_unique<Session>(*loaded->pipeline, loaded->registry);
@@ -117,13 +115,10 @@ TEST_P(CudaGreedy, TeacherForcedLogitsMatchLlamaCpp) {
       const int32_t id = pair[0];
       const double diff = std::fabs(logits[static_cast<std::size_t>(id)] - pair[1].get<double>());
       worst = std::max(worst, diff);
-      EXPECT_LE(diff, tolerance(type)) << "step " << step << " token " << id;
+      EXPECT_LE(diff, reference_tolerance(type)) << "step " << step << " token " << id;
     }
-    const double margin = top5[0][1].get<double>() - top5[1][1].get<double>();
-    const auto argmax = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (margin > 0.05) {
-      EXPECT_EQ(argmax, ids[step]) << "step " << step << " (reference margin " << margin << ")";
-    }
+    tessera::test::expect_reference_argmax(logits, type, step, ids[step], top5[1][0],
+                                           top5[0][1].get<double>() - top5[1][1].get<double>());
     if (step + 1 < ids.size()) logits = runtime.evaluate(std::span<const int32_t>(&ids[step], 1));
   }
   std::printf("%s on %s: max logit difference %.4f\n", type.c_str(),

@@ -33,7 +33,7 @@ inline std::unique_ptr<KvLoaded> load_kv_session(const std::filesystem::path& mo
   const std::filesystem::path file = dir / ("pipeline-" + kv_type + ".yaml");
   std::ofstream(file) << "model: { path: \"" << model.string() << "\" }\ncompute: " << compute
                       << "\ncontext: { size: 256, batch: 64, kv_type: " << kv_type << " }\n";
-  auto result = load_pipeline(file, loaded->registry, {build_plugin_dir()});
+  auto result = load_pipeline(file, loaded->registry, plugin_search_path());
   if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
   loaded->pipeline = std::move(result.pipeline);
   loaded->session = std::make_unique<Session>(*loaded->pipeline, loaded->registry);

@@ -19,7 +19,7 @@ namespace tessera::test {
 inline PluginRegistry& build_plugins() {
   static PluginRegistry* registry = [] {
     auto* r = new PluginRegistry;
-    r->discover({build_plugin_dir()});
+    r->discover(plugin_search_path());
     return r;
   }();
   return *registry;
