@@ -5,7 +5,7 @@ Only two constructs of CUDA C++ are not C++ once the simulator's headers
 define the keywords: the launch syntax and dynamic shared memory.
 
   name<T><<<grid, block, smem, stream>>>(args)
-      -> ::cuda_sim::launch(grid, block, smem, stream)([=] { name<T>(args); })
+      -> ::cuda_sim::launch(grid, block, smem, stream)([](auto... p) { name<T>(p...); }, args)
   extern __shared__ __align__(16) float smem[];
       -> float* const smem = ::cuda_sim::dynamic_shared<float>();
 
@@ -75,9 +75,10 @@ def rewrite_launches(text, path):
             raise ValueError(f"{path}: expected '(' after '>>>' at offset {paren}")
         args_end = matching(text, paren, "(", ")")
         args = text[paren + 1:args_end - 1].strip()
-        # A closure, not a function pointer: the call deduces template
-        # arguments from `args` as the launch syntax does.
-        call = f"::cuda_sim::launch({config})([=] {{ {kernel}({args}); }})"
+        # The arguments are evaluated here, at the launch, and copied (as
+        # kernel parameters are); the generic lambda's call deduces the
+        # kernel's template arguments from them as the launch syntax does.
+        call = f"::cuda_sim::launch({config})([](auto... p) {{ {kernel}(p...); }}{', ' + args if args else ''})"
         out.append(text[pos:start])
         out.append(call)
         pos = args_end

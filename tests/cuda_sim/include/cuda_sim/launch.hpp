@@ -1,9 +1,10 @@
 // Kernel launches in cuda_sim. cuda_to_cpp.py rewrites
 //   kernel<<<grid, block, shared_bytes, stream>>>(args)
 // into
-//   ::cuda_sim::launch(grid, block, shared_bytes, stream)([=] { kernel(args); })
-// so template arguments are deduced as nvcc deduces them; every simulated
-// thread runs the closure (scheduler.cpp).
+//   ::cuda_sim::launch(grid, block, shared_bytes, stream)([](auto... p) { kernel(p...); }, args)
+// so the arguments are evaluated and copied at the launch and template
+// arguments deduced from them, as nvcc does; every simulated thread then
+// calls the kernel with those copies (scheduler.cpp).
 #pragma once
 
 #include <driver_types.h>
@@ -11,6 +12,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 namespace cuda_sim {
 
@@ -25,9 +29,10 @@ struct Launch {
   dim3 grid, block;
   size_t shared_bytes = 0;
   cudaStream_t stream = nullptr;
-  template <class Body>
-  void operator()(Body&& body) const {
-    submit(grid, block, shared_bytes, stream, KernelBody(std::forward<Body>(body)));
+  template <class Call, class... Args>
+  void operator()(Call call, Args&&... args) const {
+    submit(grid, block, shared_bytes, stream,
+           [call, params = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)] { std::apply(call, params); });
   }
 };
 
