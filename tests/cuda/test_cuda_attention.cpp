@@ -5,7 +5,12 @@
 // The GPU reads exactly the cache bytes the reference reads (a Q8_0 cache
 // is given to the reference dequantized by the SDK, since the comparison is
 // of the attention, not of the cache format), so the only difference is
-// float vs double accumulation: relative norm error <= 1e-4.
+// float vs double accumulation: relative norm error <= 1e-4 (kFloat).
+// Prefill of 16 or more queries with a head dim that is a multiple of 16 (up
+// to 128) runs on tensor cores (attention_prefill_mma.cu): Q (scaled), K, V
+// and the softmax probabilities are rounded to f16, sums stay f32, as in
+// llama.cpp's FlashAttention: <= 2e-3 (kHalf), the f16-accumulation bound
+// the issue states.
 #include "cuda_test_support.hpp"
 #include "tessera/quant/dequantize.hpp"
 #include "tessera/quant/quantize.hpp"
@@ -23,7 +28,17 @@ std::string describe(const Shape& s, int32_t dtype) {
          " first=" + std::to_string(s.first);
 }
 
+constexpr double kFloat = 1e-4, kHalf = 2e-3;
+
+// The tolerance of the kernel launch_attention_prefill / _decode picks.
+double tolerance_for(const Shape& s) {
+  return s.tokens >= 16 && s.head_dim % 16 == 0 && s.head_dim <= 128 ? kHalf : kFloat;
+}
+
 void check_attention(const Shape& s, int32_t dtype, uint32_t seed) {
+  // A Q8_0 cache row holds whole 32-value blocks: no such cache for smaller head dims.
+  if (dtype == TESSERA_DTYPE_Q8_0 && s.head_dim % 32 != 0) return;
+  const double tolerance = tolerance_for(s);
   const std::string what = describe(s, dtype);
   const int64_t cache_values = s.head_dim * s.kv_heads * s.ctx;
   const auto q = random_floats(static_cast<std::size_t>(s.head_dim * s.heads * s.tokens), seed, -1, 1);
@@ -53,7 +68,7 @@ void check_attention(const Shape& s, int32_t dtype, uint32_t seed) {
   }
   const std::vector<float> want = ref.run_floats("cpu", kCpu);
   const double err = relative_error(gpu, want);
-  EXPECT_LE(err, 1e-4) << what;
+  EXPECT_LE(err, tolerance) << what;
   std::printf("attention %s: relative error %.3g\n", what.c_str(), err);
 }
 
@@ -74,6 +89,9 @@ TEST_P(Attention, PrefillMatchesCpu) {
   check_attention({64, 8, 2, 600, 40, 200}, GetParam(), 201);  // continuing after 200 cached positions, GQA
   check_attention({256, 2, 1, 300, 33, 5}, GetParam(), 202);   // the largest head_dim (shared memory opt-in)
   check_attention({64, 4, 2, 4096, 64, 4032}, GetParam(), 203);  // the end of a long context
+  check_attention({16, 4, 2, 100, 16, 10}, GetParam(), 204);     // tensor cores: the smallest head dim, one tile of queries
+  check_attention({32, 2, 2, 300, 130, 60}, GetParam(), 205);    // three blocks, the last with one partial warp
+  check_attention({128, 4, 1, 200, 15, 0}, GetParam(), 206);     // 15 queries: the float kernel still
 }
 
 TEST_P(Attention, TwoQueriesMatchCpu) {
@@ -100,7 +118,7 @@ TEST(cuda_attention, OddHeadDimWithF16Cache) {
 TEST(cuda_attention, SmallAndOddHeadDimWithF32Cache) {
   TESSERA_REQUIRE_CUDA();
   check_attention({16, 4, 2, 200, 1, 150}, TESSERA_DTYPE_F32, 500);  // decode
-  check_attention({16, 4, 2, 200, 37, 20}, TESSERA_DTYPE_F32, 501);  // prefill, float4 scores
+  check_attention({16, 4, 2, 200, 15, 20}, TESSERA_DTYPE_F32, 501);  // prefill, float4 scores (15 queries: not tensor cores)
   check_attention({30, 4, 2, 200, 37, 20}, TESSERA_DTYPE_F32, 502);  // prefill, scalar scores
   check_attention({50, 4, 2, 40, 1, 30}, TESSERA_DTYPE_F32, 503);    // decode, a cache shorter than one chunk
 }

@@ -14,7 +14,7 @@ Usage: cuda_to_cpp.py SOURCE OUTPUT
 import re
 import sys
 
-SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([\w:]+)\s+(\w+)\s*\[\s*\]\s*;")
+SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([\w:]+(?:\s+[\w:]+)*?)\s+(\w+)\s*\[\s*\]\s*;")
 
 
 def matching(text, start, open_ch, close_ch):

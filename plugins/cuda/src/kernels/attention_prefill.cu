@@ -8,6 +8,7 @@
 // element read once, as float4 where D % 4 == 0), then each V element read
 // serves all 4; each lane accumulates head dims lane + 32j.
 // No fixed maximum context: only the tile lives in shared memory.
+#include "attention_prefill_mma.hpp"
 #include "common.cuh"
 #include "launch.hpp"
 
@@ -19,6 +20,7 @@ constexpr int kQueriesPerWarp = 4;
 constexpr int kQueries = kWarps * kQueriesPerWarp;
 constexpr int kTile = kWarp;  // keys per tile: one per lane
 constexpr int kPerLane = static_cast<int>(kMaxHeadDim / kWarp);
+constexpr int64_t kMmaMinQueries = 16;  // one WMMA tile of queries
 
 // K rows are padded to D + 4 floats: lane-per-key float4 reads then fall on
 // distinct banks within each quarter-warp phase, and stay 16-byte aligned
@@ -183,6 +185,12 @@ cudaError_t launch_attention_prefill(const AttentionArgs& a, cudaStream_t stream
   if (a.n_tokens == 0 || a.n_head == 0) return cudaSuccess;
   if (a.head_dim > kMaxHeadDim || a.n_head > 65535 || (a.n_tokens + kQueries - 1) / kQueries > 0x7fffffff)
     return cudaErrorInvalidValue;
+  // Tensor cores from a full warp tile of queries on (attention_prefill_mma.cu);
+  // fewer queries, other head dims, or too little shared memory: this kernel.
+  if (a.n_tokens >= kMmaMinQueries && attention_prefill_mma_fits(a)) {
+    const cudaError_t e = launch_attention_prefill_mma(a, stream);
+    if (e != cudaErrorNotSupported) return e;
+  }
   switch (a.kv_dtype) {
     case TESSERA_DTYPE_F32: return launch_tiles<TESSERA_DTYPE_F32>(a, stream);
     case TESSERA_DTYPE_F16: return launch_tiles<TESSERA_DTYPE_F16>(a, stream);

@@ -19,3 +19,6 @@
 #include <cuda_runtime.h>
 
 #define __CUDA_ARCH__ 900
+// For the rare device code that has no CPU meaning (inline PTX): guard it
+// with `#if !defined(TESSERA_CUDA_SIM)` and give the simulator an equivalent.
+#define TESSERA_CUDA_SIM 1
