@@ -24,15 +24,8 @@ using nlohmann::json;
 namespace tessera::cuda_test {
 namespace {
 
-json references() {
-  std::ifstream in(tessera::test::data_dir() / "refs-public/greedy_once_upon_a_time.json");
-  return json::parse(in);
-}
-
-fs::path shared_path(const std::string& reference_path) {
-  const std::string prefix = "../shared/";
-  return tessera::test::data_dir() / reference_path.substr(prefix.size());
-}
+json references() { return tessera::test::greedy_references(); }
+fs::path shared_path(const std::string& reference_path) { return tessera::test::reference_model_path(reference_path); }
 
 // The cpu end-to-end test's tolerances and argmax rule (greedy_reference.hpp).
 using tessera::test::reference_tolerance;

@@ -8,10 +8,29 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "test_data.hpp"
+
 namespace tessera::test {
+
+// refs-public/greedy_once_upon_a_time.json: per model, the prompt, the
+// greedy ids and each step's top five (id, logit).
+inline nlohmann::json greedy_references() {
+  std::ifstream in(data_dir() / "refs-public/greedy_once_upon_a_time.json");
+  return nlohmann::json::parse(in);
+}
+
+// A model path as the references write it ("../shared/models/...") under
+// this run's test data directory.
+inline std::filesystem::path reference_model_path(const std::string& reference_path) {
+  const std::string prefix = "../shared/";
+  return data_dir() / reference_path.substr(prefix.size());
+}
 
 // Logit tolerance per weight type, stated as refs-public/README.md asks.
 // The reference run rounds more than tessera's reference path does: with its
