@@ -49,7 +49,7 @@ bundle() {
                  test_cuda_mul_mat bench_cuda_mul_mat test_eval test_e2e)
   echo "== configuring and building $BUILD (sm_90 only) ($(date -u +%T))"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_TEST_DATA="$shared" \
-    -DTESSERA_CUDA_ARCHITECTURES=90 > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+    -DTESSERA_CUDA_ARCHITECTURES=90 -DTESSERA_CUDA_SIM=OFF > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
   targets+=($(ninja -C "$BUILD" -t targets all | grep -oE '^tessera_sampler_[a-z_0-9]+' | sort -u))
   cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" $(printf -- '--target %s ' "${targets[@]}")
   # What runs there, stripped, in one archive (CUDA fat binaries compress
