@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -38,10 +39,19 @@ inline std::string no_device_reason() {
   return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
 }
 
-#define TESSERA_REQUIRE_CUDA()                                                      \
-  do {                                                                              \
-    const std::string why_ = ::tessera::cuda_test::no_device_reason();              \
-    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;                  \
+// Where TESSERA_TEST_PLUGIN_DIR is set (the CUDA simulator's runs, which
+// must find a device) a missing device fails the test instead.
+inline bool device_expected() {
+  const char* dir = std::getenv("TESSERA_TEST_PLUGIN_DIR");
+  return dir != nullptr && *dir != '\0';
+}
+
+#define TESSERA_REQUIRE_CUDA()                                                                     \
+  do {                                                                                             \
+    const std::string why_ = ::tessera::cuda_test::no_device_reason();                             \
+    if (!why_.empty() && ::tessera::cuda_test::device_expected())                                  \
+      FAIL() << "no CUDA device from TESSERA_TEST_PLUGIN_DIR's plugins: " << why_;                 \
+    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;                                 \
   } while (0)
 
 // Bytes of a contiguous tensor of `dtype` and shape `ne`.

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -81,7 +82,7 @@ std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& yaml, const 
   std::ofstream(yaml) << "model: { path: \"" << model.string() << "\" }\n"
                       << "compute: [ " << compute << " ]\n"
                       << "context: { size: 256, batch: 64, kv_type: f32 }\n";
-  auto result = tessera::load_pipeline(yaml, loaded->registry, {tessera::test::build_plugin_dir()});
+  auto result = tessera::load_pipeline(yaml, loaded->registry, tessera::test::plugin_search_path());
   if (!result.pipeline) throw std::runtime_error(result.diagnostics.to_string());
   loaded->pipeline = std::move(result.pipeline);
   loaded->session = std::make_unique<tessera::Session>(*loaded->pipeline, loaded->registry);
@@ -131,11 +132,13 @@ std::vector<std::string> engines() {
                                   "{ backend: cpu, threads: 2, kernels: auto }"};
   // Kept loaded: a plugin that has set up CUDA is not unloaded and reloaded.
   static tessera::PluginRegistry registry;
-  static const bool discovered = (registry.discover({tessera::test::build_plugin_dir()}), true);
+  static const bool discovered = (registry.discover(tessera::test::plugin_search_path()), true);
   (void)discovered;
   tessera::Plugin* cuda = registry.find_mutable("cuda");
   if (cuda != nullptr && cuda->is(TESSERA_KIND_COMPUTE) && cuda->compute()->device_count(cuda->state()) > 0)
     out.push_back("{ backend: cuda, device: 0 }");
+  else if (const char* dir = std::getenv("TESSERA_TEST_PLUGIN_DIR"); dir != nullptr && *dir != '\0')
+    ADD_FAILURE() << "TESSERA_TEST_PLUGIN_DIR is set (the CUDA simulator's run) but no cuda device was found";
   return out;
 }
 
