@@ -246,10 +246,14 @@ std::string run_grid(dim3 grid, dim3 block_shape, size_t shared_bytes, const Ker
   Block* outer = g_block;
   g_block = &b;
   std::string failure;
-  for (unsigned z = 0; z < grid.z && failure.empty(); ++z)
-    for (unsigned y = 0; y < grid.y && failure.empty(); ++y)
-      for (unsigned x = 0; x < grid.x && failure.empty(); ++x) {
+  // Blocks in reverse order: a kernel that assumes block 0 runs first (which
+  // CUDA never promises) then fails here too. Dynamic shared memory starts
+  // as NaN bytes in every block, so a read of a slot nobody wrote shows.
+  for (unsigned z = grid.z; z-- > 0 && failure.empty();)
+    for (unsigned y = grid.y; y-- > 0 && failure.empty();)
+      for (unsigned x = grid.x; x-- > 0 && failure.empty();) {
         b.index = uint3{x, y, z};
+        if (shared_bytes > 0) std::memset(b.dynamic_shared, 0xFF, shared_bytes);
         failure = run_block(b, body);
       }
   g_block = outer;
