@@ -145,7 +145,7 @@ BenchResult run_bench_test(Session& session, const BenchTest& test, const BenchO
     result.sampling_seconds_per_token = sampling / (n * static_cast<double>(test.tokens));
     result.sampling_share_of_decode = decode > 0 ? sampling / decode : 0.0;
   }
-  for (const auto& backend : session.backends()) result.device_bytes += backend->allocated_bytes();
+  for (const auto& backend : session.backends()) result.device_bytes += backend->used_bytes();
   result.peak_rss_bytes = peak_rss_bytes();
   return result;
 }

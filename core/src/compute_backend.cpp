@@ -60,6 +60,29 @@ tessera_buffer* ComputeBackend::allocate(uint64_t size, const std::string& what)
   return buffer;
 }
 
+tessera_buffer* ComputeBackend::wrap_host(const void* host, uint64_t size, const std::string& what,
+                                          std::string* why_not) {
+  // Plugins built against ABI 1.0/1.1 have no such entry.
+  if (!TESSERA_HAS_FIELD(api_, tessera_compute_interface, buffer_wrap_host) || api_->buffer_wrap_host == nullptr) {
+    if (why_not != nullptr) *why_not = fmt::format("backend '{}' does not use host memory in place", name());
+    return nullptr;
+  }
+  tessera_buffer* buffer = nullptr;
+  tessera_error err = make_plugin_error();
+  const tessera_status status = api_->buffer_wrap_host(backend_, host, size, &buffer, &err);
+  if (status == TESSERA_ERR_UNSUPPORTED) {
+    if (why_not != nullptr) *why_not = err.message;
+    return nullptr;
+  }
+  if (status != TESSERA_OK)
+    throw Error(fmt::format("backend '{}': using {} bytes of host memory in place for {} failed: {}", name(), size,
+                            what, err.message),
+                err.code);
+  buffers_.push_back(buffer);
+  wrapped_bytes_ += size;
+  return buffer;
+}
+
 void ComputeBackend::free(tessera_buffer* buffer) {
   auto it = std::find(buffers_.begin(), buffers_.end(), buffer);
   if (it == buffers_.end()) return;

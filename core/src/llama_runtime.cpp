@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include <sys/mman.h>
+
 #include <fmt/format.h>
 
 #include "tessera/core/error.hpp"
@@ -43,6 +45,7 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
       }
   executor_.bind_kernels(bindings_);
   weight_bytes_.assign(backends_.size(), 0);
+  mapped_weight_bytes_.assign(backends_.size(), 0);
   kv_dtype_ = kv_dtype_from_name(options_.kv_type);
   // A quantized cache is read one head at a time, so a head must hold whole
   // blocks (llama.cpp has the same rule).
@@ -103,6 +106,11 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
     layers_.push_back(layer);
   }
   upload_staging_ = {};  // released: the load is done
+  for (std::size_t b = 0; b < backends_.size(); ++b)
+    if (mapped_weight_bytes_[b] > 0)
+      logger()->info("backend '{}' uses {:.1f} MiB of weights in place in the mapped model file (model.mmap: false "
+                     "copies them)",
+                     backends_[b]->name(), static_cast<double>(mapped_weight_bytes_[b]) / (1 << 20));
 }
 
 void LlamaRuntime::assign_layers(const std::vector<BackendPlacement>& placements) {
@@ -291,6 +299,27 @@ int LlamaRuntime::backend_for(int32_t op, int32_t dtype, int wanted) const {
               TESSERA_ERR_UNSUPPORTED);
 }
 
+void LlamaRuntime::page_in(const void* mapped, uint64_t size, const LoadProgress& progress) {
+  constexpr uint64_t kPage = 4096, kSlice = 64ull << 20;
+  const auto* bytes = static_cast<const volatile uint8_t*>(mapped);
+  const auto address = reinterpret_cast<uintptr_t>(mapped);
+  for (uint64_t done = 0; done < size;) {
+    const uint64_t n = std::min(kSlice, size - done);
+#if defined(MADV_WILLNEED)
+    // One large read-ahead for the slice instead of a fault per few pages
+    // when the file is not in the page cache yet. Only a hint.
+    const uintptr_t first = (address + done) / kPage * kPage;
+    (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(address + done + n - first), MADV_WILLNEED);
+#endif
+    uint8_t sink = 0;
+    for (uint64_t i = done; i < done + n; i += kPage - (address + i) % kPage) sink ^= bytes[i];
+    (void)sink;
+    done += n;
+    uploaded_ += n;
+    if (progress && done < size) progress(uploaded_, total_upload_);
+  }
+}
+
 LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::string& name, int32_t op, int wanted,
                                          const LoadProgress& progress) {
   const TensorInfo* info = model.find_tensor(name);
@@ -299,9 +328,24 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
   if (auto it = placed_.find({name, b}); it != placed_.end()) return it->second;
   std::vector<int64_t> ne(info->dims.begin(), info->dims.end());
   ComputeBackend& backend = *backends_[static_cast<std::size_t>(b)];
-  tessera_buffer* buffer = backend.allocate(info->n_bytes, name);
   const std::size_t index = static_cast<std::size_t>(info - model.tensors().data());
-  if (const void* mapped = model.map_tensor(index)) {
+  const void* mapped = model.map_tensor(index);
+  tessera_buffer* buffer = nullptr;
+  if (mapped != nullptr && options_.mmap) {
+    std::string why_not;
+    buffer = backend.wrap_host(mapped, info->n_bytes, name, &why_not);
+    if (buffer != nullptr) {
+      page_in(mapped, info->n_bytes, progress);
+      mapped_weight_bytes_[static_cast<std::size_t>(b)] += info->n_bytes;
+    } else if (!why_not.empty() && !fallback_logged_[why_not]) {
+      logger()->debug("{}: copied, not used in place: {}", name, why_not);
+      fallback_logged_[why_not] = true;
+    }
+  }
+  if (buffer != nullptr) {
+    // In place: nothing to copy.
+  } else if (mapped != nullptr) {
+    buffer = backend.allocate(info->n_bytes, name);
     // Straight from the mapping (no extra copy), in slices so the progress
     // callback moves during a large tensor (a GPU upload of gigabytes).
     constexpr uint64_t kSlice = 64ull << 20;
@@ -314,6 +358,7 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
       if (progress && done < info->n_bytes) progress(uploaded_, total_upload_);
     }
   } else {
+    buffer = backend.allocate(info->n_bytes, name);
     // One staging buffer for every such tensor of the load: a fresh
     // vector per tensor left freed holes between the weight buffers that
     // malloc kept resident (0.45 GiB of peak RSS on a 7B GPTQ model).

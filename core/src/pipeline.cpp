@@ -103,6 +103,7 @@ class PipelineBuilder {
     p_.model.config = model;
     const tessera_config* path = child(model, "path");
     p_.model.format = scalar_or(child(model, "format"), "");
+    p_.model.mmap = parse_bool(scalar_or(child(model, "mmap"), "true")).value_or(true);
     try {
       fs::path resolved = expand_variables(path->scalar);
       if (resolved.is_relative()) resolved = base_dir_ / resolved;

@@ -32,6 +32,7 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
   options.context_size = pipeline.context.size;
   options.batch = pipeline.context.batch;
   options.kv_type = pipeline.context.kv_type;
+  options.mmap = pipeline.model.mmap;
   options.rope_freq_base = pipeline.context.rope_freq_base;
   options.rope_freq_scale = pipeline.context.rope_freq_scale;
   for (const KernelEntry& entry : pipeline.kernels) {

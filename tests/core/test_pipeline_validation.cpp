@@ -68,6 +68,20 @@ TEST(PipelineValidation, AcceptsACompletePipelineAndReadsEveryField) {
   EXPECT_EQ(p.sampling[0].location.line, kHeaderLines + 10);
 }
 
+TEST(PipelineValidation, ModelMmapDefaultsToOnAndTakesABool) {
+  PipelineFiles files;
+  auto on = load_text(files, kModel + kCompute);
+  ASSERT_TRUE(on->result.pipeline) << on->result.diagnostics.to_string();
+  EXPECT_TRUE(on->result.pipeline->model.mmap);
+  auto off = load_text(files, "model: { path: model.fixt, mmap: false }\n" + kCompute);
+  ASSERT_TRUE(off->result.pipeline) << off->result.diagnostics.to_string();
+  EXPECT_FALSE(off->result.pipeline->model.mmap);
+  auto bad = load_text(files, "model: { path: model.fixt, mmap: maybe }\n" + kCompute);
+  EXPECT_TRUE(bad->result.diagnostics.has_errors());
+  EXPECT_NE(bad->result.diagnostics.to_string().find("'model.mmap'"), std::string::npos)
+      << bad->result.diagnostics.to_string();
+}
+
 TEST(PipelineValidation, UnknownTopLevelKeySuggestsTheRightOne) {
   PipelineFiles files;
   auto l = load_text(files, kModel + kCompute + "contxt: { size: 10 }\n");

@@ -136,7 +136,8 @@ static void* native_context(tessera_backend* backend) {
 
 static const tessera_compute_interface g_compute = {
     sizeof(tessera_compute_interface), device_count, device_info, backend_create, backend_free, supports_op,
-    buffer_alloc, buffer_free, buffer_base, buffer_write, buffer_read, graph_execute, synchronize, native_context};
+    buffer_alloc, buffer_free, buffer_base, buffer_write, buffer_read, graph_execute, synchronize, native_context,
+    NULL /* buffer_wrap_host: a device, not host memory */};
 
 static tessera_status initialize(const tessera_host_api* host, void** state, tessera_error* err) {
   (void)host;

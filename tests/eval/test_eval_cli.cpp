@@ -32,6 +32,16 @@ class EvalCli : public ::testing::Test {
 
 }  // namespace
 
+TEST_F(EvalCli, NoMmapCopiesTheWeightsIntoTheBackend) {
+  const fs::path pipeline = tessera::test::write_pipeline(dir.path(), kTiny, 64);
+  const CliRun r = run("bench " + quoted(pipeline) + " -p 0 -n 4 -r 1 --no-mmap --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["devices"].size(), 1u);
+  EXPECT_EQ(doc["devices"][0]["mapped_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(doc["devices"][0]["allocated_bytes"].get<uint64_t>(), doc["model"]["size_bytes"].get<uint64_t>());
+}
+
 TEST_F(EvalCli, BenchJsonHasEveryFieldAndCachesTheBandwidth) {
   const fs::path pipeline = tessera::test::write_pipeline(dir.path(), kTiny, 64);
   const CliRun r = run("bench " + quoted(pipeline) + " -p 16,32 -n 8 -r 2 --json");
@@ -48,7 +58,12 @@ TEST_F(EvalCli, BenchJsonHasEveryFieldAndCachesTheBandwidth) {
   EXPECT_FALSE(doc["bandwidth"][0]["cached"].get<bool>());
   ASSERT_EQ(doc["devices"].size(), 1u);
   EXPECT_EQ(doc["devices"][0]["type"], "cpu");
-  EXPECT_GE(doc["devices"][0]["allocated_bytes"].get<uint64_t>(), doc["model"]["size_bytes"].get<uint64_t>());
+  // The weights are used in place in the mapped file (model.mmap, on by
+  // default); the KV cache and activations are allocated.
+  EXPECT_GT(doc["devices"][0]["allocated_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(doc["devices"][0]["mapped_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(doc["devices"][0]["allocated_bytes"].get<uint64_t>() + doc["devices"][0]["mapped_bytes"].get<uint64_t>(),
+            doc["model"]["size_bytes"].get<uint64_t>());
   EXPECT_GT(doc["devices"][0]["memory_used_bytes"].get<uint64_t>(), 0u);
   EXPECT_LE(doc["devices"][0]["memory_used_bytes"].get<uint64_t>(),
             doc["devices"][0]["memory_total_bytes"].get<uint64_t>());

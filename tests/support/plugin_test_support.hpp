@@ -58,6 +58,19 @@ class BackendBuffers {
     return b;
   }
 
+  // `bytes` of the caller's memory used in place (buffer_wrap_host); throws
+  // with the plugin's message when it is refused or not offered.
+  tessera_buffer* wrap(const void* host, uint64_t bytes) {
+    if (!TESSERA_HAS_FIELD(&api_, tessera_compute_interface, buffer_wrap_host) || api_.buffer_wrap_host == nullptr)
+      throw std::runtime_error("the plugin offers no buffer_wrap_host");
+    tessera_buffer* b = nullptr;
+    tessera_error err;
+    tessera_error_init(&err);
+    if (api_.buffer_wrap_host(backend_, host, bytes, &b, &err) != TESSERA_OK) throw std::runtime_error(err.message);
+    buffers_.push_back(b);
+    return b;
+  }
+
  protected:
   const tessera_compute_interface& api_;
   tessera_backend* backend_ = nullptr;

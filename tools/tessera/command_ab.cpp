@@ -93,7 +93,7 @@ std::string kernels_text(const Side& side) {
 
 uint64_t device_bytes(const Session& session) {
   uint64_t bytes = 0;
-  for (const auto& backend : session.backends()) bytes += backend->allocated_bytes();
+  for (const auto& backend : session.backends()) bytes += backend->used_bytes();
   return bytes;
 }
 

@@ -106,6 +106,7 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
       }
     }
     if (vm.count("batch")) doc["context"]["batch"] = vm["batch"].as<int64_t>();
+    if (vm.count("no-mmap")) doc["model"]["mmap"] = false;
     if (doc["compute"].IsSequence())
       for (auto entry : doc["compute"]) {
         const bool cpu = entry["backend"] && entry["backend"].as<std::string>() == "cpu";
@@ -194,7 +195,8 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
                        {"type", info.type == TESSERA_DEVICE_GPU ? "gpu" : info.type == TESSERA_DEVICE_CPU ? "cpu" : "other"},
                        {"memory_total_bytes", info.memory_total},
                        {"memory_used_bytes", info.memory_total >= info.memory_free ? info.memory_total - info.memory_free : 0},
-                       {"allocated_bytes", backend->allocated_bytes()}});
+                       {"allocated_bytes", backend->allocated_bytes()},
+                       {"mapped_bytes", backend->wrapped_bytes()}});
   }
 
   const std::string model_name = loaded.pipeline->model.path.filename().string();
@@ -326,6 +328,7 @@ int command_bench(const std::vector<std::string>& args) {
                                                                   "override the threads of every cpu compute entry")(
       "ctx-size,c", po::value<int64_t>(), "override context.size (default: raised to fit the tests)")(
       "batch,b", po::value<int64_t>(), "override context.batch")(
+      "no-mmap", "copy the weights into the cpu backend's memory instead of using the mapped file (model.mmap: false)")(
       "refresh-bandwidth", "measure the memory bandwidth again instead of using the cached value")(
       "plot", po::value<std::string>(),
       "write an SVG chart: generation t/s vs depth (several -d), else prompt t/s vs length (several -p)")(

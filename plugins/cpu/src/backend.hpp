@@ -18,6 +18,10 @@ constexpr uint64_t kBackendMagic = 0x7465737363707542ull;  // "tesscpuB"
 constexpr uint64_t kBufferMagic = 0x7465737363707546ull;   // "tesscpuF"
 
 constexpr uint64_t kBufferAlignment = 64;  // one cache line, one AVX-512 vector
+// Host memory wrapped in place (a mapped model file) needs less: GGUF aligns
+// tensor data to 32 bytes by default, and no kernel relies on more for the
+// weights it reads (every SIMD weight load is unaligned).
+constexpr uint64_t kWrapAlignment = 32;
 
 }  // namespace tessera::cpu
 
@@ -32,8 +36,9 @@ struct tessera_backend {
 struct tessera_buffer {
   uint64_t magic = tessera::cpu::kBufferMagic;
   tessera_backend* backend = nullptr;
-  std::byte* data = nullptr;  // kBufferAlignment-aligned
+  std::byte* data = nullptr;  // kBufferAlignment-aligned (kWrapAlignment when wrapped)
   uint64_t size = 0;          // as requested
+  bool wrapped = false;       // the caller's memory (buffer_wrap_host): read-only, not freed here
 };
 
 namespace tessera::cpu {

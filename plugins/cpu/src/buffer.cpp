@@ -47,10 +47,30 @@ tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size) {
   return buffer;
 }
 
+tessera_buffer* buffer_wrap_host(tessera_backend& backend, const void* host, uint64_t size) {
+  if (host == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_wrap_host: host pointer is NULL");
+  if (reinterpret_cast<uintptr_t>(host) % kWrapAlignment != 0)
+    throw sdk::Error(TESSERA_ERR_UNSUPPORTED, "buffer_wrap_host: host memory at " +
+                                                  std::to_string(reinterpret_cast<uintptr_t>(host)) +
+                                                  " is not aligned to " + std::to_string(kWrapAlignment) +
+                                                  " bytes; copy it into a buffer_alloc buffer instead");
+  if (size > std::numeric_limits<uintptr_t>::max() - reinterpret_cast<uintptr_t>(host))
+    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
+                     "buffer_wrap_host: " + std::to_string(size) + " bytes from the host pointer exceed the address space");
+  auto* buffer = new (std::nothrow) tessera_buffer;
+  if (buffer == nullptr) throw sdk::Error(TESSERA_ERR_OUT_OF_MEMORY, "buffer_wrap_host: out of memory");
+  buffer->backend = &backend;
+  // Never written through: buffer_write and op outputs check `wrapped`.
+  buffer->data = const_cast<std::byte*>(static_cast<const std::byte*>(host));
+  buffer->size = size;
+  buffer->wrapped = true;
+  return buffer;
+}
+
 void buffer_free(tessera_buffer* buffer) noexcept {
   if (buffer == nullptr || buffer->magic != kBufferMagic) return;
   buffer->magic = 0;  // a second free (or use after free) is then detected
-  std::free(buffer->data);
+  if (!buffer->wrapped) std::free(buffer->data);
   delete buffer;
 }
 
@@ -72,6 +92,9 @@ void check_range(const tessera_buffer& buffer, uint64_t offset, uint64_t size, c
 }
 
 void buffer_write(tessera_buffer& buffer, uint64_t offset, const void* src, uint64_t size) {
+  if (buffer.wrapped)
+    throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT,
+                     "buffer_write: the buffer wraps the caller's host memory (buffer_wrap_host) and is read-only");
   check_range(buffer, offset, size, "buffer_write");
   if (size == 0) return;
   if (src == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_write: source pointer is NULL");

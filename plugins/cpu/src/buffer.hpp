@@ -1,4 +1,5 @@
-// Host-memory buffers: 64-byte aligned, bounds-checked reads and writes.
+// Host-memory buffers: 64-byte aligned, bounds-checked reads and writes; or
+// the caller's memory wrapped in place, read-only.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,9 @@
 namespace tessera::cpu {
 
 tessera_buffer* buffer_alloc(tessera_backend& backend, uint64_t size);
+// The caller's read-only host memory as a buffer, without a copy; refuses
+// NULL and memory aligned below kWrapAlignment (the host then copies).
+tessera_buffer* buffer_wrap_host(tessera_backend& backend, const void* host, uint64_t size);
 void buffer_free(tessera_buffer* buffer) noexcept;
 
 // Throws sdk::Error naming `what` for a NULL or foreign handle.

@@ -12,6 +12,9 @@ Tensor Node::resolve(const tessera_tensor* t, const std::string& role, std::span
   const tessera_dtype_traits traits = check_header(t, role, dtypes, out);
   if (t->buffer->magic != kBufferMagic) fail(out.label + " lies in a buffer that is not a cpu buffer");
   const tessera_buffer& buffer = *t->buffer;
+  if (buffer.wrapped && role == "dst")
+    fail(out.label + " lies in a read-only buffer (the caller's host memory, wrapped by buffer_wrap_host); an op "
+                     "cannot write its output there");
   if (quant::gptq_bits_of(t->dtype) != 0) return resolve_gptq(*t, std::move(out));
   check_extent(*t, traits, buffer.size, sdk::OffsetAlignment::element, out);
   out.data = buffer.data + t->offset;

@@ -91,6 +91,15 @@ tessera_status buffer_alloc(tessera_backend* backend, uint64_t size, tessera_buf
   });
 }
 
+tessera_status buffer_wrap_host(tessera_backend* backend, const void* host, uint64_t size, tessera_buffer** out,
+                                tessera_error* err) {
+  return sdk::guarded(err, [&] {
+    if (out == nullptr) throw sdk::Error(TESSERA_ERR_INVALID_ARGUMENT, "buffer_wrap_host: out is NULL");
+    *out = nullptr;
+    *out = cpu::buffer_wrap_host(checked(backend, "buffer_wrap_host"), host, size);
+  });
+}
+
 void buffer_free(tessera_buffer* buffer) { cpu::buffer_free(buffer); }
 
 void* buffer_base(tessera_buffer* buffer) {
@@ -144,6 +153,7 @@ const tessera_compute_interface kCompute = {
     graph_execute,
     synchronize,
     native_context,
+    buffer_wrap_host,
 };
 
 const tessera_plugin_descriptor kDescriptor = sdk::plugin_descriptor<PluginState>(

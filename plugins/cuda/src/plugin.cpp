@@ -136,6 +136,7 @@ const tessera_compute_interface kCompute = {
     graph_execute,
     synchronize_entry,
     native_context,
+    nullptr,  // buffer_wrap_host: kernels read device memory only
 };
 
 const tessera_plugin_descriptor kDescriptor = sdk::plugin_descriptor<PluginState>(

@@ -152,6 +152,21 @@ typedef struct tessera_compute_interface {
   /* The backend's execution context for kernel plugins: a cudaStream_t for
    * `cuda`, a tessera_cpu_context* for `cpu`. Owned by the backend. */
   void* (*native_context)(tessera_backend* backend);
+
+  /* Since ABI 1.2; optional (NULL, or outside struct_size: not offered).
+   * A buffer over `size` bytes of the caller's host memory at `host` (a
+   * memory-mapped model file), used in place instead of copied: the weights
+   * then take no second copy in RAM, and processes mapping the same file
+   * share its pages. `host` must stay mapped and unchanged until
+   * buffer_free, which releases only the handle. The buffer is read-only:
+   * buffer_write and nodes whose dst lies in it are refused. A plugin may
+   * refuse memory it cannot use in place (TESSERA_ERR_UNSUPPORTED, e.g. an
+   * alignment below what its kernels need); the host then copies with
+   * buffer_alloc + buffer_write. Devices that cannot address host memory
+   * leave this NULL. */
+  tessera_status (*buffer_wrap_host)(tessera_backend* backend, const void* host,
+                                     uint64_t size, tessera_buffer** out,
+                                     tessera_error* err);
 } tessera_compute_interface;
 
 #ifdef __cplusplus

@@ -43,12 +43,15 @@
  *        sampler and kernel tables.
  *   1.1  tessera_plugin_descriptor gains `author` and `license` (optional;
  *        NULL or absent means "not stated").
+ *   1.2  tessera_compute_interface gains `buffer_wrap_host` (optional):
+ *        host memory, such as a mapped model file, used in place as a
+ *        read-only buffer.
  */
 #ifndef TESSERA_VERSION_H
 #define TESSERA_VERSION_H
 
 #define TESSERA_ABI_VERSION_MAJOR 1
-#define TESSERA_ABI_VERSION_MINOR 1
+#define TESSERA_ABI_VERSION_MINOR 2
 
 /* Version of the tessera project itself (not the ABI). */
 #define TESSERA_VERSION_STRING "0.1.0"

@@ -32,6 +32,14 @@ class ComputeBackend {
   void write(tessera_buffer* buffer, uint64_t offset, const void* data, uint64_t size);
   void read(tessera_buffer* buffer, uint64_t offset, void* data, uint64_t size);
   uint64_t allocated_bytes() const { return allocated_bytes_; }
+  // The caller's host memory (a mapped model file) as a read-only buffer,
+  // used in place; it must outlive the buffer. nullptr when the plugin does
+  // not offer it or refuses this memory (then `why_not` says why, if given):
+  // the caller copies instead. Other failures throw.
+  tessera_buffer* wrap_host(const void* host, uint64_t size, const std::string& what, std::string* why_not = nullptr);
+  uint64_t wrapped_bytes() const { return wrapped_bytes_; }
+  // What its buffers hold, allocated or in place: the memory the backend uses.
+  uint64_t used_bytes() const { return allocated_bytes_ + wrapped_bytes_; }
 
   void execute(const std::vector<tessera_node*>& nodes);
   void synchronize();
@@ -46,6 +54,7 @@ class ComputeBackend {
   tessera_backend* backend_ = nullptr;
   std::vector<tessera_buffer*> buffers_;
   uint64_t allocated_bytes_ = 0;
+  uint64_t wrapped_bytes_ = 0;
 };
 
 // A tensor descriptor of `dtype` with dims ne (ne[0] fastest), contiguous

@@ -39,6 +39,9 @@ struct RuntimeOptions {
   std::optional<double> rope_freq_base;   // override the model's
   std::optional<double> rope_freq_scale;
   std::vector<KernelRequest> kernels;     // single-op overrides (pipeline `kernels:`)
+  // Backends that can (cpu) use the weights in place in the memory-mapped
+  // model file instead of copying them (pipeline `model.mmap`, CLI --no-mmap).
+  bool mmap = true;
 };
 
 struct BackendPlacement {
@@ -69,6 +72,8 @@ class LlamaRuntime {
   // Which backend runs layer `l` (for logs and `tessera run`).
   const std::string& layer_backend(int64_t layer) const;
   uint64_t weight_bytes(std::size_t backend) const { return weight_bytes_.at(backend); }
+  // Of those, the bytes used in place in the mapped model file (not copied).
+  uint64_t mapped_weight_bytes(std::size_t backend) const { return mapped_weight_bytes_.at(backend); }
 
  private:
   struct Placed {
@@ -84,6 +89,9 @@ class LlamaRuntime {
 
   void assign_layers(const std::vector<BackendPlacement>& placements);
   void check_memory(const ModelFile& model) const;
+  // Reads a mapped tensor used in place once, page by page, so the load (not
+  // the first token) pays for the page faults and the progress bar moves.
+  void page_in(const void* mapped, uint64_t size, const LoadProgress& progress);
   Placed place(const ModelFile& model, const std::string& name, int32_t op, int wanted, const LoadProgress& progress);
   int backend_for(int32_t op, int32_t dtype, int wanted) const;
   bool can_run(int backend, int32_t op, int32_t dtype) const;
@@ -94,6 +102,7 @@ class LlamaRuntime {
   std::vector<ComputeBackend*> backends_;
   std::vector<int> layer_backend_;
   std::vector<uint64_t> weight_bytes_;
+  std::vector<uint64_t> mapped_weight_bytes_;
   std::map<std::pair<std::string, int>, Placed> placed_;
   uint64_t uploaded_ = 0, total_upload_ = 0;
   std::vector<uint8_t> upload_staging_;  // tensors the format plugin cannot map, during the load

@@ -23,6 +23,7 @@ struct ModelSettings {
   std::filesystem::path path;  // resolved: variables expanded, relative to the pipeline file
   std::string format;          // empty: detect
   std::filesystem::path tokenizer;  // a tokenizer.model overriding the model's vocabulary; empty: none
+  bool mmap = true;                 // host backends use the mapped weights in place
   const tessera_config* config = nullptr;
 };
 
