@@ -299,20 +299,48 @@ int LlamaRuntime::backend_for(int32_t op, int32_t dtype, int wanted) const {
               TESSERA_ERR_UNSUPPORTED);
 }
 
+namespace {
+
+constexpr uint64_t kPageBytes = 4096;
+
+// Read-ahead hint for mapped bytes about to be read: one large read instead
+// of a fault per few pages when the file is not in the page cache yet.
+void will_need(const void* mapped, uint64_t size) {
+#if defined(MADV_WILLNEED)
+  const auto address = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t first = address / kPageBytes * kPageBytes;
+  (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(address + size - first), MADV_WILLNEED);
+#else
+  (void)mapped, (void)size;
+#endif
+}
+
+// Mapped bytes already copied into a backend: drop them from this process's
+// resident set (the file stays in the page cache, and a later read faults
+// them in again), so a copying load does not hold the weights twice. Only
+// whole pages inside the range: a neighbour may be used in place.
+void done_with(const void* mapped, uint64_t size) {
+#if defined(MADV_DONTNEED)
+  const auto address = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t first = (address + kPageBytes - 1) / kPageBytes * kPageBytes;
+  const uintptr_t last = (address + size) / kPageBytes * kPageBytes;
+  if (last > first) (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(last - first), MADV_DONTNEED);
+#else
+  (void)mapped, (void)size;
+#endif
+}
+
+}  // namespace
+
 void LlamaRuntime::page_in(const void* mapped, uint64_t size, const LoadProgress& progress) {
-  constexpr uint64_t kPage = 4096, kSlice = 64ull << 20;
+  constexpr uint64_t kSlice = 64ull << 20;
   const auto* bytes = static_cast<const volatile uint8_t*>(mapped);
   const auto address = reinterpret_cast<uintptr_t>(mapped);
   for (uint64_t done = 0; done < size;) {
     const uint64_t n = std::min(kSlice, size - done);
-#if defined(MADV_WILLNEED)
-    // One large read-ahead for the slice instead of a fault per few pages
-    // when the file is not in the page cache yet. Only a hint.
-    const uintptr_t first = (address + done) / kPage * kPage;
-    (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(address + done + n - first), MADV_WILLNEED);
-#endif
+    will_need(static_cast<const uint8_t*>(mapped) + done, n);
     uint8_t sink = 0;
-    for (uint64_t i = done; i < done + n; i += kPage - (address + i) % kPage) sink ^= bytes[i];
+    for (uint64_t i = done; i < done + n; i += kPageBytes - (address + i) % kPageBytes) sink ^= bytes[i];
     (void)sink;
     done += n;
     uploaded_ += n;
@@ -352,7 +380,9 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
     const auto* bytes = static_cast<const uint8_t*>(mapped);
     for (uint64_t done = 0; done < info->n_bytes;) {
       const uint64_t n = std::min(kSlice, info->n_bytes - done);
+      will_need(bytes + done, n);
       backend.write(buffer, done, bytes + done, n);
+      done_with(bytes + done, n);
       done += n;
       uploaded_ += n;
       if (progress && done < info->n_bytes) progress(uploaded_, total_upload_);

@@ -251,6 +251,13 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
 
   for (const Row& r : run.rows) {
     const BenchResult& b = r.result;
+    // Above the bound means the bandwidth figure is stale or was taken at a
+    // slow moment (shared hosts drift), not that a kernel beat the memory.
+    if (r.bound > 0 && b.mean_tokens_per_second > 1.05 * r.bound)
+      std::cerr << fmt::format(
+          "warning: {} ran at {:.0f}% of the bound from {:.1f} GB/s: the bandwidth measured is below what this run "
+          "reached (a cached figure, or a host whose bandwidth varies); measure it again with --refresh-bandwidth\n",
+          b.test.name(), 100.0 * b.mean_tokens_per_second / r.bound, effective_gbs);
     run.cells.push_back({fmt::format("{} {}", model_name, model.type), format_bytes(model.bytes),
                          format_count(model.parameters), backend_names, threads, b.test.name(),
                          fmt::format("{:.2f} ± {:.2f}", b.mean_tokens_per_second, b.stddev_tokens_per_second),
