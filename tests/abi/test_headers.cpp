@@ -59,3 +59,14 @@ TEST(AbiHeaders, HasFieldChecksStructSize) {
   d.struct_size = sizeof d;
   EXPECT_TRUE(TESSERA_HAS_FIELD(&d, tessera_plugin_descriptor, license));
 }
+
+// A compute table built against ABI 1.1 ends at native_context: the host
+// must not read buffer_wrap_host (1.2) from it.
+TEST(AbiHeaders, AnAbi11ComputeTableHasNoBufferWrapHost) {
+  tessera_compute_interface t{};
+  t.struct_size = TESSERA_SIZE_THROUGH(tessera_compute_interface, native_context);
+  EXPECT_TRUE(TESSERA_HAS_FIELD(&t, tessera_compute_interface, native_context));
+  EXPECT_FALSE(TESSERA_HAS_FIELD(&t, tessera_compute_interface, buffer_wrap_host));
+  t.struct_size = sizeof t;
+  EXPECT_TRUE(TESSERA_HAS_FIELD(&t, tessera_compute_interface, buffer_wrap_host));
+}
