@@ -136,9 +136,8 @@ inline double half_value(uint16_t h) {
   return sign * std::ldexp(static_cast<double>(1024 + mantissa), exponent - 25);
 }
 
-// A [k x rows] tensor of a block type, written from quantized bytes.
-inline tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t rows,
-                                   const std::vector<uint8_t>& bytes) {
+// A [k x rows] tensor of a block type over `buffer` at offset 0.
+inline tessera_tensor block_tensor_over(tessera_buffer* buffer, int32_t dtype, int64_t k, int64_t rows) {
   const tessera_dtype_traits t = tessera_dtype_info(dtype);
   tessera_tensor tensor{};
   tensor.struct_size = sizeof tensor;
@@ -150,8 +149,15 @@ inline tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t
   tensor.nb[0] = t.block_bytes;
   tensor.nb[1] = static_cast<uint64_t>(k) / t.block_elements * t.block_bytes;
   tensor.nb[2] = tensor.nb[3] = tensor.nb[1] * static_cast<uint64_t>(rows);
-  tensor.buffer = b.alloc(bytes.size());
+  tensor.buffer = buffer;
   tensor.name = "quantized_weights";
+  return tensor;
+}
+
+// A [k x rows] tensor of a block type, written from quantized bytes.
+inline tessera_tensor block_tensor(Backend& b, int32_t dtype, int64_t k, int64_t rows,
+                                   const std::vector<uint8_t>& bytes) {
+  tessera_tensor tensor = block_tensor_over(b.alloc(bytes.size()), dtype, k, rows);
   b.write(tensor, bytes.data(), bytes.size());
   return tensor;
 }

@@ -49,23 +49,6 @@ class GuardedBytes {
 
 const char* edge_name(GuardedBytes::Edge e) { return e == GuardedBytes::Edge::start ? "start" : "end"; }
 
-// A [k x rows] weight tensor of `dtype` over `buffer` at offset 0.
-tessera_tensor weight_tensor(int32_t dtype, int64_t k, int64_t rows, tessera_buffer* buffer) {
-  tessera_tensor t{};
-  t.struct_size = sizeof t;
-  t.dtype = dtype;
-  t.n_dims = 2;
-  t.ne[0] = k;
-  t.ne[1] = rows;
-  t.ne[2] = t.ne[3] = 1;
-  t.nb[0] = tessera_dtype_info(dtype).block_bytes;
-  t.nb[1] = row_bytes(dtype, k);
-  t.nb[2] = t.nb[3] = t.nb[1] * static_cast<uint64_t>(rows);
-  t.buffer = buffer;
-  t.name = "weights";
-  return t;
-}
-
 struct cpu_wrapped_buffer : ::testing::Test {
   Backend backend{1};
   tessera_error err{};
@@ -152,9 +135,8 @@ TEST_P(cpu_wrapped_weights, KernelsReadOnlyTheirBytesAndMatchACopy) {
     if (backend.create_status().code != TESSERA_OK) continue;  // not on this CPU
     for (GuardedBytes::Edge edge : {GuardedBytes::Edge::start, GuardedBytes::Edge::end}) {
       GuardedBytes host(w, edge);
-      tessera_tensor in_place = weight_tensor(dtype, k, m, backend.wrap(host.data(), w.size()));
-      tessera_tensor copy = weight_tensor(dtype, k, m, backend.alloc(w.size()));
-      backend.write(copy, w.data(), w.size());
+      tessera_tensor in_place = block_tensor_over(backend.wrap(host.data(), w.size()), dtype, k, m);
+      tessera_tensor copy = block_tensor(backend, dtype, k, m, w);
       for (int64_t n : {1, 3, 16}) {
         const auto x = random_floats(static_cast<size_t>(k * n), static_cast<uint32_t>(n));
         auto xt = backend.tensor(TESSERA_DTYPE_F32, {k, n}, x, "activations");
