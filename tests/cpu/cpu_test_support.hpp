@@ -19,6 +19,7 @@
 #include "tessera/cpu/context.h"
 #include "tessera/tessera.h"
 #include "plugin_test_support.hpp"
+#include "relative_error.hpp"
 
 namespace tessera::cpu_test {
 
@@ -112,6 +113,7 @@ class Backend : public test::BackendBuffers {
 
 using test::make_node;
 using test::random_floats;
+using test::relative_error;
 
 // Random finite halves in roughly [-2, 2], built from bits so the test does
 // not depend on any float -> half converter.
@@ -177,18 +179,6 @@ inline tessera_node attention_node(tessera_tensor* dst, tessera_tensor* q, tesse
   node.i_params[1] = static_cast<int32_t>(valid);
   node.f_params[0] = scale;
   return node;
-}
-
-// ||got - want|| / ||want||, summed in double.
-template <class A, class B>
-double relative_error(const A& got, const B& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
-    num += d * d;
-    den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
-  }
-  return std::sqrt(num / den);
 }
 
 }  // namespace tessera::cpu_test

@@ -20,6 +20,7 @@
 #include "tessera/core/config_tree.hpp"
 #include "tessera/tessera.h"
 #include "plugin_test_support.hpp"
+#include "relative_error.hpp"
 
 namespace tessera::cuda_test {
 
@@ -125,17 +126,7 @@ class Backend : public test::BackendBuffers {
 
 using test::make_node;
 using test::random_floats;
-
-// ||a - b|| / ||b|| over all elements (0 for two zero vectors).
-inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += static_cast<double>(b[i]) * b[i];
-  }
-  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
+using test::relative_error;
 
 // An input of a one-node case: dtype, shape and raw bytes.
 struct Input {

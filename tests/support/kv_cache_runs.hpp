@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "relative_error.hpp"
 #include "test_data.hpp"
 #include "tessera/core/pipeline.hpp"
 #include "tessera/core/plugin_registry.hpp"
@@ -48,16 +49,6 @@ inline std::vector<std::vector<float>> prefill_then_decode(KvLoaded& loaded, con
   out.push_back(runtime.evaluate(std::span<const int32_t>(tokens.data(), 24)));
   for (std::size_t i = 24; i < tokens.size(); ++i) out.push_back(runtime.evaluate(std::span<const int32_t>(&tokens[i], 1)));
   return out;
-}
-
-// ||got - want|| / ||want||
-inline double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    diff += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
-    norm += want[i] * static_cast<double>(want[i]);
-  }
-  return std::sqrt(diff / norm);
 }
 
 }  // namespace tessera::test
