@@ -8,6 +8,17 @@
 
 namespace tessera::cli {
 
+void apply_pipeline_overrides(YAML::Node& doc, const po::variables_map& vm) {
+  if (!doc.IsMap()) return;
+  if (vm.count("model")) doc["model"]["path"] = std::filesystem::absolute(vm["model"].as<std::string>()).string();
+  if (vm.count("ctx-size")) doc["context"]["size"] = vm["ctx-size"].as<int64_t>();
+  if (vm.count("batch")) doc["context"]["batch"] = vm["batch"].as<int64_t>();
+  if (vm.count("no-mmap")) doc["model"]["mmap"] = false;
+  if (vm.count("threads") && doc["compute"].IsSequence())
+    for (auto entry : doc["compute"])
+      if (entry["backend"] && entry["backend"].as<std::string>() == "cpu") entry["threads"] = vm["threads"].as<int64_t>();
+}
+
 void add_plugin_options(po::options_description& options) {
   options.add_options()("plugin-path", po::value<std::vector<std::string>>()->composing(),
                         "search this directory or plugin file first (repeatable)");

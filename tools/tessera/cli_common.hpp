@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/program_options.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "tessera/core/plugin_registry.hpp"
 
@@ -30,6 +31,17 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
                    const po::options_description& visible, po::variables_map& vm,
                    const po::options_description* hidden = nullptr,
                    const po::positional_options_description* positional = nullptr);
+
+// --no-mmap's help, the same for every command that loads a model.
+inline constexpr const char* kNoMmapHelp =
+    "copy the weights into the cpu backend's memory instead of using the mapped file (model.mmap: false)";
+
+// The pipeline overrides the commands share, applied to the YAML before it
+// is validated (so they are checked like the file itself), each only where
+// the command defines the option and it was given: -m (relative to the
+// working directory, not the file), -c, -b, --no-mmap, and -t on every cpu
+// compute entry.
+void apply_pipeline_overrides(YAML::Node& doc, const po::variables_map& vm);
 
 // "1.5 MiB", "812 B"
 std::string format_bytes(uint64_t bytes);

@@ -94,10 +94,8 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
   std::vector<std::string> yaml_threads;  // per compute entry, as configured ("" when the plugin picks)
   auto edit = [&](YAML::Node& doc) {
     if (!doc.IsMap()) return;
-    if (vm.count("model")) doc["model"]["path"] = std::filesystem::absolute(vm["model"].as<std::string>()).string();
-    if (vm.count("ctx-size")) {
-      doc["context"]["size"] = vm["ctx-size"].as<int64_t>();
-    } else if (doc["context"] && doc["context"]["size"]) {
+    apply_pipeline_overrides(doc, vm);
+    if (!vm.count("ctx-size") && doc["context"] && doc["context"]["size"]) {
       // Like llama-bench, the context is sized for the tests when it is too small.
       try {
         if (doc["context"]["size"].as<int64_t>() < needed) doc["context"]["size"] = needed;
@@ -105,14 +103,8 @@ PipelineRun bench_pipeline(const std::string& file, const po::variables_map& vm,
         // not a number: validation reports it
       }
     }
-    if (vm.count("batch")) doc["context"]["batch"] = vm["batch"].as<int64_t>();
-    if (vm.count("no-mmap")) doc["model"]["mmap"] = false;
     if (doc["compute"].IsSequence())
-      for (auto entry : doc["compute"]) {
-        const bool cpu = entry["backend"] && entry["backend"].as<std::string>() == "cpu";
-        if (cpu && vm.count("threads")) entry["threads"] = vm["threads"].as<int64_t>();
-        yaml_threads.push_back(entry["threads"] ? entry["threads"].as<std::string>() : "");
-      }
+      for (auto entry : doc["compute"]) yaml_threads.push_back(entry["threads"] ? entry["threads"].as<std::string>() : "");
   };
   auto registry = std::make_unique<PluginRegistry>();
   std::vector<std::filesystem::path> defaults = plugin_paths(vm);
@@ -335,7 +327,7 @@ int command_bench(const std::vector<std::string>& args) {
                                                                   "override the threads of every cpu compute entry")(
       "ctx-size,c", po::value<int64_t>(), "override context.size (default: raised to fit the tests)")(
       "batch,b", po::value<int64_t>(), "override context.batch")(
-      "no-mmap", "copy the weights into the cpu backend's memory instead of using the mapped file (model.mmap: false)")(
+      "no-mmap", kNoMmapHelp)(
       "refresh-bandwidth", "measure the memory bandwidth again instead of using the cached value")(
       "plot", po::value<std::string>(),
       "write an SVG chart: generation t/s vs depth (several -d), else prompt t/s vs length (several -p)")(

@@ -36,7 +36,7 @@ int command_perplexity(const std::vector<std::string>& args) {
       "model,m", po::value<std::string>(), "override model.path")(
       "threads,t", po::value<int64_t>(), "override the threads of every cpu compute entry")(
       "ctx-size,c", po::value<int64_t>(), "override context.size")(
-      "no-mmap", "copy the weights into the cpu backend's memory instead of using the mapped file (model.mmap: false)")(
+      "no-mmap", kNoMmapHelp)(
       "batch,b", po::value<int64_t>(), "override context.batch")(
       "json", "print one JSON object instead of the running values");
   add_plugin_options(options);
@@ -56,14 +56,7 @@ int command_perplexity(const std::vector<std::string>& args) {
   const std::string text = read_text(text_path);  // before loading a model, so a typo fails fast
 
   auto edit = [&](YAML::Node& doc) {
-    if (!doc.IsMap()) return;
-    if (vm.count("model")) doc["model"]["path"] = std::filesystem::absolute(vm["model"].as<std::string>()).string();
-    if (vm.count("ctx-size")) doc["context"]["size"] = vm["ctx-size"].as<int64_t>();
-    if (vm.count("no-mmap")) doc["model"]["mmap"] = false;
-    if (vm.count("batch")) doc["context"]["batch"] = vm["batch"].as<int64_t>();
-    if (vm.count("threads") && doc["compute"].IsSequence())
-      for (auto entry : doc["compute"])
-        if (entry["backend"] && entry["backend"].as<std::string>() == "cpu") entry["threads"] = vm["threads"].as<int64_t>();
+    apply_pipeline_overrides(doc, vm);
   };
   auto registry = std::make_unique<PluginRegistry>();
   std::vector<std::filesystem::path> defaults = plugin_paths(vm);

@@ -23,7 +23,7 @@ int command_run(const std::vector<std::string>& args) {
       "threads,t", po::value<int64_t>(), "override the threads of every cpu compute entry")(
       "seed,s", po::value<int64_t>(), "override the seed of every sampler that has one")(
       "ctx-size,c", po::value<int64_t>(), "override context.size")(
-      "no-mmap", "copy the weights into the cpu backend's memory instead of using the mapped file (model.mmap: false)")(
+      "no-mmap", kNoMmapHelp)(
       "greedy", "replace the sampler chain with greedy decoding")("ignore-eos", "do not stop at end of sequence")(
       "json", "print one JSON object (ids, text, timings) instead of streaming");
   add_plugin_options(options);
@@ -42,13 +42,7 @@ int command_run(const std::vector<std::string>& args) {
   // checked like the file itself.
   auto edit = [&](YAML::Node& doc) {
     if (!doc.IsMap()) return;
-    // A path on the command line is relative to the working directory, not the file.
-    if (vm.count("model")) doc["model"]["path"] = std::filesystem::absolute(vm["model"].as<std::string>()).string();
-    if (vm.count("ctx-size")) doc["context"]["size"] = vm["ctx-size"].as<int64_t>();
-    if (vm.count("no-mmap")) doc["model"]["mmap"] = false;
-    if (vm.count("threads") && doc["compute"].IsSequence())
-      for (auto entry : doc["compute"])
-        if (entry["backend"] && entry["backend"].as<std::string>() == "cpu") entry["threads"] = vm["threads"].as<int64_t>();
+    apply_pipeline_overrides(doc, vm);
     if (vm.count("greedy")) doc.remove("sampling");
     if (vm.count("seed") && doc["sampling"].IsSequence())
       for (auto entry : doc["sampling"])
