@@ -330,18 +330,25 @@ void done_with(const void* mapped, uint64_t size) {
 #endif
 }
 
-}  // namespace
-
-void LlamaRuntime::page_in(const void* mapped, uint64_t size, const LoadProgress& progress) {
-  constexpr uint64_t kSlice = 64ull << 20;
+// Reads one byte per page, so the page faults happen now.
+void touch_pages(const void* mapped, uint64_t size) {
   const auto* bytes = static_cast<const volatile uint8_t*>(mapped);
   const auto address = reinterpret_cast<uintptr_t>(mapped);
+  uint8_t sink = 0;
+  for (uint64_t i = 0; i < size; i += kPageBytes - (address + i) % kPageBytes) sink ^= bytes[i];
+  (void)sink;
+}
+
+}  // namespace
+
+void LlamaRuntime::load_mapped(const void* mapped, uint64_t size, const LoadProgress& progress,
+                               const std::function<void(uint64_t offset, uint64_t n)>& use) {
+  constexpr uint64_t kSlice = 64ull << 20;
+  const auto* bytes = static_cast<const uint8_t*>(mapped);
   for (uint64_t done = 0; done < size;) {
     const uint64_t n = std::min(kSlice, size - done);
-    will_need(static_cast<const uint8_t*>(mapped) + done, n);
-    uint8_t sink = 0;
-    for (uint64_t i = done; i < done + n; i += kPageBytes - (address + i) % kPageBytes) sink ^= bytes[i];
-    (void)sink;
+    will_need(bytes + done, n);
+    use(done, n);
     done += n;
     uploaded_ += n;
     if (progress && done < size) progress(uploaded_, total_upload_);
@@ -363,38 +370,32 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
     std::string why_not;
     buffer = backend.wrap_host(mapped, info->n_bytes, name, &why_not);
     if (buffer != nullptr) {
-      page_in(mapped, info->n_bytes, progress);
       mapped_weight_bytes_[static_cast<std::size_t>(b)] += info->n_bytes;
+      // In place: paged in now, so the first token does not pay for it.
+      load_mapped(mapped, info->n_bytes, progress,
+                  [&](uint64_t offset, uint64_t n) { touch_pages(static_cast<const uint8_t*>(mapped) + offset, n); });
     } else if (!why_not.empty() && !fallback_logged_[why_not]) {
       logger()->debug("{}: copied, not used in place: {}", name, why_not);
       fallback_logged_[why_not] = true;
     }
   }
-  if (buffer != nullptr) {
-    // In place: nothing to copy.
-  } else if (mapped != nullptr) {
+  if (buffer == nullptr) {
     buffer = backend.allocate(info->n_bytes, name);
-    // Straight from the mapping (no extra copy), in slices so the progress
-    // callback moves during a large tensor (a GPU upload of gigabytes).
-    constexpr uint64_t kSlice = 64ull << 20;
-    const auto* bytes = static_cast<const uint8_t*>(mapped);
-    for (uint64_t done = 0; done < info->n_bytes;) {
-      const uint64_t n = std::min(kSlice, info->n_bytes - done);
-      will_need(bytes + done, n);
-      backend.write(buffer, done, bytes + done, n);
-      done_with(bytes + done, n);
-      done += n;
-      uploaded_ += n;
-      if (progress && done < info->n_bytes) progress(uploaded_, total_upload_);
+    if (mapped != nullptr) {
+      // Straight from the mapping (no extra copy).
+      load_mapped(mapped, info->n_bytes, progress, [&](uint64_t offset, uint64_t n) {
+        const uint8_t* bytes = static_cast<const uint8_t*>(mapped) + offset;
+        backend.write(buffer, offset, bytes, n);
+        done_with(bytes, n);
+      });
+    } else {
+      // One staging buffer for every such tensor of the load: a fresh
+      // vector per tensor left freed holes between the weight buffers that
+      // malloc kept resident (0.45 GiB of peak RSS on a 7B GPTQ model).
+      model.read_tensor(index, upload_staging_);
+      backend.write(buffer, 0, upload_staging_.data(), info->n_bytes);
+      uploaded_ += info->n_bytes;
     }
-  } else {
-    buffer = backend.allocate(info->n_bytes, name);
-    // One staging buffer for every such tensor of the load: a fresh
-    // vector per tensor left freed holes between the weight buffers that
-    // malloc kept resident (0.45 GiB of peak RSS on a 7B GPTQ model).
-    model.read_tensor(index, upload_staging_);
-    backend.write(buffer, 0, upload_staging_.data(), info->n_bytes);
-    uploaded_ += info->n_bytes;
   }
   weight_bytes_[static_cast<std::size_t>(b)] += info->n_bytes;
   if (progress) progress(uploaded_, total_upload_);

@@ -104,6 +104,9 @@ TEST_F(cpu_wrapped_buffer, NullAndMisalignedMemoryAreRefused) {
   EXPECT_EQ(api().buffer_wrap_host(backend.get(), host.data() + 16, 64, &out, &err), TESSERA_ERR_UNSUPPORTED);
   EXPECT_EQ(out, nullptr);
   EXPECT_NE(std::string(err.message).find("not aligned to 32 bytes"), std::string::npos) << err.message;
+  EXPECT_EQ(api().buffer_wrap_host(backend.get(), host.data(), UINT64_MAX, &out, &err), TESSERA_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_NE(std::string(err.message).find("exceed the address space"), std::string::npos) << err.message;
   EXPECT_EQ(api().buffer_wrap_host(nullptr, host.data(), 64, &out, &err), TESSERA_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(api().buffer_wrap_host(backend.get(), host.data(), 64, nullptr, &err), TESSERA_ERR_INVALID_ARGUMENT);
 }

@@ -60,6 +60,23 @@ TEST_P(MappedWeights, CpuUsesTheFileInPlaceWithTheSameLogits) {
   EXPECT_EQ(mapped.logits, copied.logits) << "same kernels on the same bytes must give the same logits";
 }
 
+// Memory the plugin refuses (below its alignment) is not an error for the
+// host: ComputeBackend reports why, and the runtime copies instead.
+TEST(MappedWeightsFallback, RefusedMemoryIsReportedForACopy) {
+  if (!fs::exists(test::build_plugin_dir() / "libtessera_cpu.so")) GTEST_SKIP() << "the cpu plugin is not built";
+  PluginRegistry registry;
+  registry.discover({test::build_plugin_dir()});
+  ComputeBackend cpu(*registry.find_mutable("cpu"), 0, nullptr);
+  alignas(64) static const uint8_t bytes[128] = {};
+  std::string why_not;
+  EXPECT_EQ(cpu.wrap_host(bytes + 16, 64, "blk.0.attn_q.weight", &why_not), nullptr);
+  EXPECT_NE(why_not.find("not aligned to 32 bytes"), std::string::npos) << why_not;
+  EXPECT_EQ(cpu.wrapped_bytes(), 0u);
+  ASSERT_NE(cpu.wrap_host(bytes, 64, "blk.0.attn_q.weight", &why_not), nullptr);
+  EXPECT_EQ(cpu.wrapped_bytes(), 64u);
+  EXPECT_EQ(cpu.used_bytes(), cpu.allocated_bytes() + 64u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stories, MappedWeights,
                          ::testing::Values("stories260K-wide256/stories260K-wide256-F32.gguf",
                                            "stories260K-wide256/stories260K-wide256-Q4_0.gguf",

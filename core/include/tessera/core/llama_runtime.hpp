@@ -89,9 +89,11 @@ class LlamaRuntime {
 
   void assign_layers(const std::vector<BackendPlacement>& placements);
   void check_memory(const ModelFile& model) const;
-  // Reads a mapped tensor used in place once, page by page, so the load (not
-  // the first token) pays for the page faults and the progress bar moves.
-  void page_in(const void* mapped, uint64_t size, const LoadProgress& progress);
+  // Hands `use` a mapped tensor in 64 MiB slices, each after a read-ahead
+  // hint, and moves the progress bar after each (a GPU upload of gigabytes,
+  // or paging in a tensor used in place).
+  void load_mapped(const void* mapped, uint64_t size, const LoadProgress& progress,
+                   const std::function<void(uint64_t offset, uint64_t n)>& use);
   Placed place(const ModelFile& model, const std::string& name, int32_t op, int wanted, const LoadProgress& progress);
   int backend_for(int32_t op, int32_t dtype, int wanted) const;
   bool can_run(int backend, int32_t op, int32_t dtype) const;
