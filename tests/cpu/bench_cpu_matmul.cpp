@@ -1,10 +1,11 @@
 // Mat-vec (N = 1) and prefill (N = 64) MUL_MAT throughput of the cpu plugin,
-// scalar reference vs avx512 (and vnni: int8 activations, Q4_0 / Q8_0 mat-vec)
+// scalar reference vs avx512 (and vnni: int8 activations; Q4_0 / Q8_0 mat-vec
+// and prefill, Q4_K / Q5_K / Q6_K mat-vec)
 // kernels on 1 and 2 threads, plus a plain
 // memcpy as the machine's memory bandwidth yardstick. Not a test: run
 //   build/bin/bench_cpu_matmul            (everything)
 //   build/bin/bench_cpu_matmul --quick    (4096 x 4096 only)
-//   build/bin/bench_cpu_matmul --vnni     (Q4_0 / Q8_0 mat-vec, avx512 vs vnni)
+//   build/bin/bench_cpu_matmul --vnni     (the int8 types only, avx512 vs vnni)
 // Times are the best of several runs; GB/s counts the weight bytes once.
 // Mat-vec cycles through enough weight copies (>= 160 MB) that every run
 // reads its weights from DRAM, not from the L3 a single copy would fit in.
@@ -67,7 +68,7 @@ std::vector<uint8_t> bench_weights(int32_t dtype, int64_t k, int64_t m) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  // --vnni: only the Q4_0 / Q8_0 mat-vecs, avx512 vs vnni (int8 activations).
+  // --vnni: only the types with int8 kernels, avx512 vs vnni (int8 activations).
   const bool vnni_only = argc > 1 && std::strcmp(argv[1], "--vnni") == 0;
   const bool have_vnni = Backend(yaml_for("vnni", 1)).create_status().code == TESSERA_OK;
   std::printf("memcpy bandwidth (read + write): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
@@ -86,9 +87,13 @@ int main(int argc, char** argv) {
   };
   std::vector<Shape> shapes = {{4096, 4096}};
   if (!quick) shapes.push_back({11008, 4096});
-  for (int32_t dtype : {TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_F16})
+  for (int32_t dtype : {TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K, TESSERA_DTYPE_Q6_K,
+                        TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_F16})
     for (const Shape& s : shapes) {
-      const bool int8_type = dtype == TESSERA_DTYPE_Q4_0 || dtype == TESSERA_DTYPE_Q8_0;
+      const bool kquant = dtype == TESSERA_DTYPE_Q4_K || dtype == TESSERA_DTYPE_Q5_K || dtype == TESSERA_DTYPE_Q6_K;
+      const bool int8_type = kquant || dtype == TESSERA_DTYPE_Q4_0 || dtype == TESSERA_DTYPE_Q8_0;
+      // Q5_K and Q6_K: only with --vnni (the full run keeps its old rows).
+      if (!vnni_only && kquant && dtype != TESSERA_DTYPE_Q4_K) continue;
       if (vnni_only && !int8_type) continue;
       const auto w = bench_weights(dtype, s.k, s.m);
       for (int64_t n : {1, 64}) {
@@ -100,8 +105,8 @@ int main(int argc, char** argv) {
           for (const char* kernels : {"scalar", "avx512", "vnni"}) {
             // The scalar prefill of the big shape takes seconds: skip it.
             if (std::strcmp(kernels, "scalar") == 0 && (vnni_only || (n > 1 && s.m > 4096))) continue;
-            // vnni differs from avx512 only for Q4_0 / Q8_0.
-            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type)) continue;
+            // vnni differs from avx512 only for the int8 types (K-quants: mat-vec only).
+            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type || (kquant && n > 1))) continue;
             const size_t copies = n > 1 ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
             std::vector<std::unique_ptr<MatMulRun>> runs;
             for (size_t i = 0; i < copies; ++i)

@@ -162,10 +162,11 @@ TEST_P(cpu_matmul_vnni, PrefillIsBitIdenticalAcrossThreadCounts) {
   expect_same_on_1_and_2_threads({GetParam(), 1024, 67, 23}, 15);
 }
 
-// Other weight types under `kernels: vnni` are the avx512 kernels.
+// Types without int8 kernels are the avx512 kernels under `kernels: vnni`
+// (the K-quant ones are in test_cpu_matmul_vnni_kquant.cpp).
 TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
   SKIP_WITHOUT_KERNELS("vnni");
-  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_F16}) {
+  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q3_K, TESSERA_DTYPE_IQ4_XS, TESSERA_DTYPE_F16}) {
     const MatMulCase c{dtype, 512, 9, 1};
     const auto w = random_weights(dtype, c.k, c.m, 3);
     const auto x = random_floats(static_cast<size_t>(c.k), 4);

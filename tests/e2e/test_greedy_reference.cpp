@@ -121,7 +121,7 @@ TEST_P(GreedyReference, FreeRunningGreedyIdsMatchForExactTypes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(models, GreedyReference,
-                         ::testing::Combine(::testing::Range(0, 7), ::testing::Values("auto", "vnni")),
+                         ::testing::Combine(::testing::Range(0, 7), ::testing::Values("auto", "avx512", "vnni")),
                          [](const ::testing::TestParamInfo<GreedyReference::ParamType>& p) {
                            return std::to_string(std::get<0>(p.param)) + "_" + std::get<1>(p.param);
                          });

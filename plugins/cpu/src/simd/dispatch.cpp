@@ -73,6 +73,7 @@ MatMulFn mul_mat_kernel(const Kernels& kernels, int32_t dtype) {
   if (dtype == TESSERA_DTYPE_BF16 && kernels.bf16_dot) return avx512::bf16_dot_kernel();
   if (kernels.int8_dot) {
     if (MatMulFn f = avx512::vnni_kernel(dtype)) return f;
+    if (MatMulFn f = avx512::kquant_vnni_kernel(dtype)) return f;
     if (MatMulFn f = avx512::gptq_vnni_kernel(dtype)) return f;
   }
   if (MatMulFn f = avx512::float_kernel(dtype)) return f;

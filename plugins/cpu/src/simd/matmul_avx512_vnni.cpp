@@ -17,6 +17,7 @@
 
 #include "avx512_kernels.hpp"
 #include "avx512_matmul.hpp"
+#include "int8_matvec.hpp"
 #include "tessera/quant/blocks.hpp"
 #include "tessera/types.h"
 
@@ -138,11 +139,7 @@ const float* activation_column(const MatMulJob& j, int64_t u) {
                                         static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
 }
 
-struct Job {
-  const MatMulJob* job;
-  Activations act;
-  Geometry geo;
-};
+using Job = Int8MatVec<Activations>;
 
 // One activation column per unit: unit = (c3 * c2 + c2 index) * n + column.
 void quantize_range(void* user, int64_t begin, int64_t end, int) {
@@ -289,78 +286,16 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
     }
 }
 
-template <class D, int RN, int RR>
-inline void int_group(const MatMulJob& j, const Task& t, int64_t first, const QuantColumn* x, int64_t blocks) {
-  const std::byte* w[RR];
-  for (int r = 0; r < RR; ++r) w[r] = t.w0 + static_cast<uint64_t>(first + r) * t.w_stride;
-  float out[RR][RN];
-  int_rows<D, RN, RR>(w, x, blocks, out);
-  for (int r = 0; r < RR; ++r)
-    for (int c = 0; c < RN; ++c) *dst_at(j, t, t.m0 + first + r, c) = out[r][c];
-}
-
-template <class D, int RN, int RR>
-inline void int_task(const Job& jb, const Task& t) {
-  const MatMulJob& j = *jb.job;
-  QuantColumn x[RN];
-  const int64_t first_column = (t.c3 * j.c2 + t.c2) * j.n;
-  for (int c = 0; c < RN; ++c) x[c] = jb.act.column(first_column + c);
-  int64_t r = 0;
-  for (; r + RR <= t.rows; r += RR) int_group<D, RN, RR>(j, t, r, x, jb.act.blocks);
-  for (; r < t.rows; ++r) int_group<D, RN, 1>(j, t, r, x, jb.act.blocks);
-}
-
-// N = 1: the thread's range cut into S parts read side by side (row r of
-// task begin + i * part + t for every part i), so that each thread keeps S
-// independent weight streams in flight, each prefetched on into its next
-// rows. Measured on the 7B Q4_0 decode, 2 threads, interleaved runs: 1
-// stream 4.3-5.5 tokens/s, 2 streams 4.9-5.9, 4 streams 5.8-6.0, 8 no better.
-constexpr int kWeightStreams = 4;
-
-template <class D, int S>
-void int_streams(const Job& jb, int64_t begin, int64_t end) {
-  const MatMulJob& j = *jb.job;
-  const int64_t part = (end - begin) / S;
-  for (int64_t t = 0; t < part; ++t) {
-    Task task[S];
-    QuantColumn x[S];
-    bool same = true;
-    for (int i = 0; i < S; ++i) {
-      task[i] = task_of(jb.geo, begin + i * part + t);
-      x[i] = jb.act.column(task[i].c3 * j.c2 + task[i].c2);
-      same = same && x[i].q == x[0].q && task[i].rows == task[0].rows;
-    }
-    if (!same) {  // parts in different activation batches, or a short last task
-      for (int i = 0; i < S; ++i) int_task<D, 1, 1>(jb, task[i]);
-      continue;
-    }
-    for (int64_t r = 0; r < task[0].rows; ++r) {
-      const std::byte* w[S];
-      for (int i = 0; i < S; ++i) w[i] = task[i].w0 + static_cast<uint64_t>(r) * task[i].w_stride;
-      float out[S][1];
-      int_rows<D, 1, S>(w, x, jb.act.blocks, out);
-      for (int i = 0; i < S; ++i) *dst_at(j, task[i], task[i].m0 + r, 0) = out[i][0];
-    }
-  }
-  for (int64_t i = begin + S * part; i < end; ++i) int_task<D, 1, 1>(jb, task_of(jb.geo, i));
-}
-
+// Q4_0 / Q8_0 for the shared mat-vec driver (int8_matvec.hpp).
 template <class D>
-void int_range(void* user, int64_t begin, int64_t end, int) {
-  const Job& jb = *static_cast<const Job*>(user);
-  if (jb.job->n == 1) {
-    int_streams<D, kWeightStreams>(jb, begin, end);
-    return;
+struct IntRows {
+  using Activations = avx512::Activations;
+  using Column = QuantColumn;
+  template <int RN, int RR>
+  static void rows(const std::byte* const* w, const QuantColumn* x, int64_t blocks, float (&out)[RR][RN]) {
+    int_rows<D, RN, RR>(w, x, blocks, out);
   }
-  for (int64_t i = begin; i < end; ++i) {
-    const Task t = task_of(jb.geo, i);
-    switch (jb.job->n) {
-      case 2: int_task<D, 2, 2>(jb, t); break;
-      case 3: int_task<D, 3, 1>(jb, t); break;
-      default: int_task<D, 4, 1>(jb, t); break;
-    }
-  }
-}
+};
 
 // ---- prefill (N > 4): int8 panels, 16 activation columns per vector ------
 // Each zmm lane is one activation column: the activations are packed once
@@ -591,7 +526,7 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values);
   jb.act.q8 = q4 ? jb.act.q + values * kBlock : nullptr;
   pool.parallel_for(jb.act.columns, quantize_range, &jb);
-  pool.parallel_for(tasks, int_range<D>, &jb);
+  pool.parallel_for(tasks, int_range<IntRows<D>>, &jb);
   ::operator delete(mem, std::align_val_t{64});
 }
 
