@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   // --vnni: only the types with int8 kernels, avx512 vs vnni (int8 activations).
   const bool vnni_only = argc > 1 && std::strcmp(argv[1], "--vnni") == 0;
+  // An optional second argument keeps one type (e.g. `--vnni Q4_K`).
+  const std::string only_type = argc > 2 ? argv[2] : "";
   const bool have_vnni = Backend(yaml_for("vnni", 1)).create_status().code == TESSERA_OK;
   std::printf("memcpy bandwidth (read + write): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
               copy_bandwidth(size_t{256} << 20, 1), copy_bandwidth(size_t{256} << 20, 2));
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
       // Q5_K and Q6_K: only with --vnni (the full run keeps its old rows).
       if (!vnni_only && kquant && dtype != TESSERA_DTYPE_Q4_K) continue;
       if (vnni_only && !int8_type) continue;
+      if (!only_type.empty() && dtype_name(dtype) != only_type) continue;
       const auto w = bench_weights(dtype, s.k, s.m);
       for (int64_t n : {1, 64}) {
         

@@ -14,7 +14,7 @@ std::string Kernels::describe() const {
   if (path == KernelPath::scalar) return "scalar";
   std::string s = "avx512";
   if (bf16_dot) s += " (bf16 dot)";
-  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0/GPTQ";
+  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0/Q4_K/Q5_K/Q6_K/GPTQ";
   return s;
 }
 
@@ -55,9 +55,10 @@ Kernels select_kernels(const std::string& request, const std::string& where) {
                                                       "(vpdpbusd), which this machine lacks; use auto or avx512");
   k.path = KernelPath::avx512;
   k.bf16_dot = cpu_features().avx512bf16;
-  // auto takes the int8 Q4_0 / Q8_0 kernels where the CPU has VNNI: their
-  // activations are Q8_0 blocks, exactly as llama.cpp computes these types
-  // (its reference logits are closer to them than to float activations);
+  // auto takes the int8 Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K kernels where the
+  // CPU has VNNI: their activations are Q8_0 / Q8_K blocks, exactly as
+  // llama.cpp computes these types (its reference logits are closer to them
+  // than to float activations);
   // GPTQ mat-vec takes int8 activations too (1.5x the 7B GPTQ decode);
   // `avx512` keeps float activations.
   k.int8_dot = request == "vnni" || (request == "auto" && cpu_features().avx512vnni);

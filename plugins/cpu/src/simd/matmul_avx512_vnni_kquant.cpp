@@ -1,13 +1,15 @@
 // `kernels: vnni`: mat-vec (N <= 4) for Q4_K, Q5_K and Q6_K weights as
 // integer dot products, the way llama.cpp computes these types: each
 // activation column is quantized once per call to Q8_K blocks (256 int8 with
-// one float scale, plus the sums of every 16 codes), then per weight block
-// the codes meet the activation codes in four 512-bit vpdpbusd, the int
-// lanes are multiplied by the block's integer sub-block scales, and one
-// float FMA per block adds d_w * d_x times that integer sum. The offsets
-// (Q4_K / Q5_K mins, Q6_K's -32) use the activation sums instead of
-// touching every value. The float kernels expand each code to a float and
-// spend one FMA per 16 values; this spends one vpdpbusd per 64.
+// one float scale, plus the sums of every 16 codes), then per 64 values of
+// a weight block one vpmaddubsw (unsigned weight codes times signed
+// activation codes, pairs summed to int16) and one vpdpwssd (those int16
+// times the sub-block scale of their lane, summed into int32) accumulate
+// the block's integer sum, and one float FMA per block adds d_w * d_x times
+// it. (vpdpbusd and a vpmulld by the lane scales is one instruction more
+// per 64 values and measured slower.) The offsets (Q4_K / Q5_K mins, Q6_K's
+// -32) use the activation sums instead of touching every value. The float
+// kernels expand each code to a float and spend one FMA per 16 values.
 // N > 4 (prefill) runs the float kernels (matmul_avx512_kquant.cpp).
 //
 // Activation quantization (llama.cpp's Q8_K; the test reimplements it from
@@ -38,6 +40,16 @@ struct KColumn {
   const int16_t* sum32;  // [blocks][8]: sum of codes 32 i .. 32 i + 31
 };
 
+// Q4_K / Q5_K keep the codes of values 32 g .. 32 g + 31 in the low nibbles
+// of qs[32 (g / 2) ..] for even g and in the high nibbles for odd g, so a
+// 64-byte load masked with 0x0F holds groups 0 and 2 (4 and 6), shifted by 4
+// groups 1 and 3 (5 and 7). The activation codes are stored in that order:
+// 32-code chunk g of a block at position kPairOrder[g]. Q6_K keeps the
+// natural order (kNaturalOrder). Only the codes are reordered; the sums stay
+// indexed by group.
+constexpr int kPairOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+constexpr int kNaturalOrder[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
 struct KActivations {
   int8_t* q;
   float* d;
@@ -45,12 +57,13 @@ struct KActivations {
   int16_t* sum32;
   int64_t blocks;   // per column
   int64_t columns;  // n * c2 * c3
+  const int* order;  // kPairOrder or kNaturalOrder
   KColumn column(int64_t u) const { return {q + u * blocks * kSuper, d + u * blocks, sum16 + u * blocks * 16, sum32 + u * blocks * 8}; }
 };
 
 using KJob = Int8MatVec<KActivations>;
 
-void quantize_superblock(const float* x, int8_t* q, float* d_out, int16_t* sum16, int16_t* sum32) {
+void quantize_superblock(const float* x, const int* order, int8_t* q, float* d_out, int16_t* sum16, int16_t* sum32) {
   __m512 amax = _mm512_setzero_ps();
   for (int i = 0; i < kSuper; i += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
   const float m = _mm512_reduce_max_ps(amax);
@@ -69,7 +82,8 @@ void quantize_superblock(const float* x, int8_t* q, float* d_out, int16_t* sum16
     const __m512i v = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs),
                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512i c = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(c));
+    int8_t* to = q + 32 * order[i / 32] + i % 32;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm512_cvtepi32_epi8(c));
     sum16[i / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(c));
   }
   for (int g = 0; g < 8; ++g) sum32[g] = static_cast<int16_t>(sum16[2 * g] + sum16[2 * g + 1]);
@@ -88,24 +102,16 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
                                                     static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
     for (int64_t b = 0; b < a.blocks; ++b) {
       const int64_t block = u * a.blocks + b;
-      quantize_superblock(x + b * kSuper, a.q + block * kSuper, a.d + block, a.sum16 + block * 16, a.sum32 + block * 8);
+      quantize_superblock(x + b * kSuper, a.order, a.q + block * kSuper, a.d + block, a.sum16 + block * 16, a.sum32 + block * 8);
     }
   }
 }
 
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 
-// Codes 0..15 of 64 consecutive values from 32 bytes: low nibbles are values
-// 0..31, high nibbles 32..63 (the Q4_K / Q5_K pair layout).
-inline __m512i nibbles_64(const uint8_t* p) {
-  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), m4 = _mm256_set1_epi8(0x0F);
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
-                            _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
-}
-
-// Q4_K / Q5_K scales and mins (6 bits each, 12 bytes): lanes 0..7 of the
-// result are the 8 group scales, lanes 8..15 the 8 mins; `mins` gets the
-// mins as 8 int16.
+// Q4_K / Q5_K scales and mins (6 bits each, 12 bytes): the 8 group scales as
+// int16 (lanes 0..7 of the result, the rest 0); `mins` gets the 8 mins as
+// int16.
 inline __m512i k4_scales_mins(const uint8_t* s, __m128i& mins) {
   uint32_t a, b, c;
   __builtin_memcpy(&a, s, 4);
@@ -116,24 +122,30 @@ inline __m512i k4_scales_mins(const uint8_t* s, __m128i& mins) {
       (b & 0x3F3F3F3Fu) | static_cast<uint64_t>(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4) << 32;
   const __m128i both = _mm_set_epi64x(static_cast<long long>(mn), static_cast<long long>(sc));
   mins = _mm_cvtepu8_epi16(_mm_srli_si128(both, 8));
-  return _mm512_cvtepu8_epi32(both);
+  return _mm512_zextsi128_si512(_mm_cvtepu8_epi16(both));
 }
 
-// Lane l of pair p's vector belongs to group 2 p + l / 8.
-alignas(64) constexpr int32_t kPairGroups[4][16] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
-    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
-    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
-// Lane l of Q6_K vector v (values 64 v .. 64 v + 63) belongs to group 4 v + l / 4.
-alignas(64) constexpr int32_t kQuadGroups[4][16] = {
-    {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
-    {4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7},
-    {8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11},
-    {12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15}};
+// The group of int16 lane i (codes 2 i, 2 i + 1) of Q4_K / Q5_K code vector
+// v (kPairOrder: group 4 (v / 2) + v % 2 in bytes 0..31, that + 2 in bytes
+// 32..63).
+constexpr int16_t pair_group(int v, int i) { return static_cast<int16_t>(4 * (v / 2) + v % 2 + (i < 16 ? 0 : 2)); }
+// int16 lane i of Q6_K code vector v (values 64 v + 2 i, + 1): group 4 v + i / 8.
+constexpr int16_t quad_group(int v, int i) { return static_cast<int16_t>(4 * v + i / 8); }
 
-// One weight block decoded for every column: codes of values 64 v .. 64 v
-// + 63 in codes[v], per-lane group scales in scale[v].
+template <int16_t (*F)(int, int)>
+struct GroupIndex {
+  alignas(64) int16_t lane[4][32];
+  constexpr GroupIndex() : lane{} {
+    for (int v = 0; v < 4; ++v)
+      for (int i = 0; i < 32; ++i) lane[v][i] = F(v, i);
+  }
+};
+constexpr GroupIndex<pair_group> kPairGroups16{};
+constexpr GroupIndex<quad_group> kQuadGroups16{};
+
+// One weight block decoded for every column: the 4 vectors of 64 unsigned
+// codes in the activation order, and per vector the int16 sub-block scale of
+// each pair of codes.
 struct KBlock {
   __m512i codes[4];
   __m512i scale[4];
@@ -149,14 +161,18 @@ struct KBlock {
 struct IntQ4_K {
   static constexpr int kBytes = sizeof(BlockQ4_K);
   static constexpr bool kMins = true;
+  static constexpr const int* kOrder = kPairOrder;
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ4_K*>(p);
     KBlock k;
-    const __m512i sm = k4_scales_mins(b.scales, k.mins);
-    for (int v = 0; v < 4; ++v) {
-      k.codes[v] = nibbles_64(b.qs + 32 * v);
-      k.scale[v] = _mm512_permutexvar_epi32(_mm512_load_si512(kPairGroups[v]), sm);
+    const __m512i sc = k4_scales_mins(b.scales, k.mins);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i raw = load512(b.qs + 64 * h);
+      k.codes[2 * h] = _mm512_and_si512(raw, m4);
+      k.codes[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
     }
+    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kPairGroups16.lane[v]), sc);
     k.d = half_to_float(b.d);
     k.dmin = half_to_float(b.dmin);
     return k;
@@ -167,19 +183,22 @@ struct IntQ4_K {
 struct IntQ5_K {
   static constexpr int kBytes = sizeof(BlockQ5_K);
   static constexpr bool kMins = true;
+  static constexpr const int* kOrder = kPairOrder;
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ5_K*>(p);
     KBlock k;
-    const __m512i sm = k4_scales_mins(b.scales, k.mins);
+    const __m512i sc = k4_scales_mins(b.scales, k.mins);
     const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
-    const __m512i sixteen = _mm512_set1_epi8(16);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     for (int v = 0; v < 4; ++v) {
-      // bytes 0..31: group 2 v (bit 2 v), bytes 32..63: group 2 v + 1
-      const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * v))),
-                                             _mm256_set1_epi8(static_cast<char>(1 << (2 * v + 1))), 1);
-      const __m512i low = nibbles_64(b.qs + 32 * v);
+      // bytes 0..31: group g = 4 (v / 2) + v % 2 (bit g), bytes 32..63: g + 2
+      const int g = 4 * (v / 2) + v % 2;
+      const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << g)),
+                                             _mm256_set1_epi8(static_cast<char>(1 << (g + 2))), 1);
+      const __m512i raw = load512(b.qs + 64 * (v / 2));
+      const __m512i low = _mm512_and_si512(v % 2 ? _mm512_srli_epi16(raw, 4) : raw, m4);
       k.codes[v] = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(qh, bit), low, sixteen);
-      k.scale[v] = _mm512_permutexvar_epi32(_mm512_load_si512(kPairGroups[v]), sm);
+      k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kPairGroups16.lane[v]), sc);
     }
     k.d = half_to_float(b.d);
     k.dmin = half_to_float(b.dmin);
@@ -195,11 +214,13 @@ struct IntQ5_K {
 struct IntQ6_K {
   static constexpr int kBytes = sizeof(BlockQ6_K);
   static constexpr bool kMins = false;
+  static constexpr const int* kOrder = kNaturalOrder;
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ6_K*>(p);
     KBlock k;
     const __m128i sc8 = load128(b.scales);
-    const __m512i sc = _mm512_cvtepi8_epi32(sc8);
+    k.scales16 = _mm256_cvtepi8_epi16(sc8);
+    const __m512i sc = _mm512_zextsi256_si512(k.scales16);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = load512(b.ql + 64 * h);
@@ -210,8 +231,7 @@ struct IntQ6_K {
       k.codes[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(hi, 4), m30));
       k.codes[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hi, m30));
     }
-    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi32(_mm512_load_si512(kQuadGroups[v]), sc);
-    k.scales16 = _mm256_cvtepi8_epi16(sc8);
+    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
     k.d = half_to_float(b.d);
     return k;
   }
@@ -249,11 +269,10 @@ struct KRows {
         for (int c = 0; c < RN; ++c) {
           const int8_t* xq = x[c].q + b * kSuper;
           __m512i sum = _mm512_setzero_si512();
+          // |code pair sums| <= 2 * 63 * 127: no vpmaddubsw saturation
           #pragma GCC unroll 4
           for (int v = 0; v < 4; ++v)
-            sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k.codes[v],
-                                                                                load512(xq + 64 * v)),
-                                                            k.scale[v]));
+            sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(k.codes[v], load512(xq + 64 * v)), k.scale[v]);
           const float dx = x[c].d[b];
           if constexpr (T::kMins) {
             const __m128i mins = _mm_madd_epi16(k.mins, load128(x[c].sum32 + b * 8));
@@ -295,6 +314,7 @@ void run_kquant_int8(const MatMulJob& j, ThreadPool& pool) {
   if (tasks == 0 || j.n == 0) return;
   jb.act.blocks = j.k / kSuper;  // K-quant rows are whole blocks
   jb.act.columns = j.n * j.c2 * j.c3;
+  jb.act.order = T::kOrder;
   const size_t blocks = static_cast<size_t>(jb.act.blocks * jb.act.columns);
   // One allocation: codes, scales, sums (raw operator new: no library
   // template is instantiated in this AVX-512 unit).
