@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
           for (const char* kernels : {"scalar", "avx512", "vnni"}) {
             // The scalar prefill of the big shape takes seconds: skip it.
             if (std::strcmp(kernels, "scalar") == 0 && (vnni_only || (n > 1 && s.m > 4096))) continue;
-            // vnni differs from avx512 only for the int8 types (K-quants: mat-vec only).
-            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type || (kquant && n > 1))) continue;
+            // vnni differs from avx512 only for the int8 types.
+            if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type)) continue;
             const size_t copies = n > 1 ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
             std::vector<std::unique_ptr<MatMulRun>> runs;
             for (size_t i = 0; i < copies; ++i)

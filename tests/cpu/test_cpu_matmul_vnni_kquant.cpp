@@ -126,15 +126,46 @@ TEST_P(cpu_matmul_vnni_kquant, IsBitIdenticalAcrossThreadCounts) {
   }
 }
 
-// N > 4 (prefill) keeps the float kernels: the same bits as `avx512`.
-TEST_P(cpu_matmul_vnni_kquant, PrefillIsTheAvx512Path) {
+// N > 4 (prefill): the int8 panels of 16 columns, with padding columns (5,
+// 17, 40), padding rows (M = 7, 13) and several blocks, on 1 and 2 threads.
+TEST_P(cpu_matmul_vnni_kquant, PrefillMatchesQ8KReferenceAndScalar) {
   SKIP_WITHOUT_KERNELS("vnni");
-  const MatMulCase c{GetParam(), 512, 9, 5};
-  const auto w = random_weights(c.dtype, c.k, c.m, 7);
-  const auto x = random_floats(static_cast<size_t>(c.k * c.n), 8);
-  const auto vnni = run_mul_mat(yaml_for("vnni", 2), c, w, x), avx = run_mul_mat(yaml_for("avx512", 2), c, w, x);
-  ASSERT_EQ(vnni.size(), avx.size());
-  EXPECT_EQ(std::memcmp(vnni.data(), avx.data(), vnni.size() * sizeof(float)), 0);
+  for (int64_t n : {5, 16, 17, 40})
+    for (int64_t m : {7, 13, 64})
+      for (int threads : {1, 2})
+        check({GetParam(), n == 40 ? 1024 : 512, m, n}, threads, static_cast<uint32_t>(n * 17 + m + 100 * threads));
+}
+
+TEST_P(cpu_matmul_vnni_kquant, PrefillWithBatchesAndTies) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  check({GetParam(), 512, 11, 6, 1, 3}, 2, 77);
+  std::vector<float> x(static_cast<size_t>(512 * 18));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t at = i % 512;
+    if (at >= 256 && i / 512 == 3) continue;  // column 3's second block: all zero
+    x[i] = at % 256 == 0 ? 127.0f : static_cast<float>(static_cast<int>(at % 64) - 32) + 0.5f;
+  }
+  check({GetParam(), 512, 9, 18}, 2, 78, x);
+}
+
+// Prefill and mat-vec compute the same exact integers per block; only the
+// float sums are grouped differently. Column by column, a prefill equals the
+// mat-vec of that column within float rounding.
+TEST_P(cpu_matmul_vnni_kquant, PrefillAgreesWithMatVecPerColumn) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  const MatMulCase c{GetParam(), 2048, 24, 20};
+  const auto w = random_weights(c.dtype, c.k, c.m, 9);
+  const auto x = random_floats(static_cast<size_t>(c.k * c.n), 10);
+  const auto all = run_mul_mat(yaml_for("vnni", 2), c, w, x);
+  ASSERT_EQ(all.size(), static_cast<size_t>(c.m * c.n));
+  for (int64_t col = 0; col < c.n; ++col) {
+    const std::vector<float> one(x.begin() + col * c.k, x.begin() + (col + 1) * c.k);
+    const auto single = run_mul_mat(yaml_for("vnni", 2), {c.dtype, c.k, c.m, 1}, w, one);
+    for (int64_t m = 0; m < c.m; ++m) {
+      const float a = all[static_cast<size_t>(col * c.m + m)], b = single[static_cast<size_t>(m)];
+      ASSERT_NEAR(a, b, 1e-5 * (std::fabs(b) + 1.0)) << "column " << col << " row " << m;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Int8Dot, cpu_matmul_vnni_kquant,

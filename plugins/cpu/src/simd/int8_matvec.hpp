@@ -1,7 +1,8 @@
 // The int8 mat-vec driver (N <= kFusedMaxN) of the VNNI kernels for
-// row-major block types: Q4_0 / Q8_0 (matmul_avx512_vnni.cpp) and the
-// K-quants (matmul_avx512_vnni_kquant.cpp). Include only from files compiled
-// with the AVX-512 and VNNI flags; everything here has internal linkage.
+// row-major block types, and the task split and output stores of their
+// prefill panels: Q4_0 / Q8_0 (matmul_avx512_vnni.cpp) and the K-quants
+// (matmul_avx512_vnni_kquant.cpp). Include only from files compiled with the
+// AVX-512 and VNNI flags; everything here has internal linkage.
 //
 // A kernel K provides:
 //   K::Activations   one call's quantized activation columns: `blocks`
@@ -97,6 +98,53 @@ void int_range(void* user, int64_t begin, int64_t end, int) {
       default: int_task<K, 4, 1>(jb, t); break;
     }
   }
+}
+
+// ---- prefill panels (N > kFusedMaxN) ----
+// Each zmm lane is one activation column (kPanelLanes per column group);
+// a task is kPanelRows weight rows of one activation batch, decoded once and
+// run against every column group of the batch.
+constexpr int kPanelRows = 8;    // weight rows per task (8 int + 8 float accumulators)
+constexpr int kPanelLanes = 16;  // activation columns per vector
+
+struct PanelTask {
+  int64_t m0, rows;  // first weight row, rows (<= kPanelRows; the rest is padding)
+  int64_t c2, c3, batch;
+  const std::byte* w0;  // row m0 of the batch's weights
+};
+
+inline PanelTask panel_task(const MatMulJob& j, int64_t row_groups, int64_t t) {
+  PanelTask p;
+  const int64_t rg = t % row_groups;
+  p.batch = t / row_groups;
+  p.c2 = p.batch % j.c2;
+  p.c3 = p.batch / j.c2;
+  p.m0 = rg * kPanelRows;
+  p.rows = j.m - p.m0 < kPanelRows ? j.m - p.m0 : kPanelRows;
+  p.w0 = j.w + static_cast<uint64_t>(p.m0) * j.w_nb1 + static_cast<uint64_t>(p.c2 / j.r2) * j.w_nb2 +
+         static_cast<uint64_t>(p.c3 / j.r3) * j.w_nb3;
+  return p;
+}
+
+// out[r] lane c -> dst row m0 + r, column 16 g + c (real rows and columns only).
+inline void store_panel(const MatMulJob& j, const PanelTask& p, int64_t g, const __m512 (&out)[kPanelRows]) {
+  alignas(64) float lanes[kPanelLanes];
+  const int64_t cols = j.n - g * kPanelLanes < kPanelLanes ? j.n - g * kPanelLanes : kPanelLanes;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    _mm512_store_ps(lanes, out[r]);
+    for (int64_t c = 0; c < cols; ++c)
+      *reinterpret_cast<float*>(j.dst + static_cast<uint64_t>(p.m0 + r) * j.d_nb0 +
+                                static_cast<uint64_t>(g * kPanelLanes + c) * j.d_nb1 +
+                                static_cast<uint64_t>(p.c2) * j.d_nb2 + static_cast<uint64_t>(p.c3) * j.d_nb3) = lanes[c];
+  }
+}
+
+// Activation column `u` = (c3 * c2 + c2 index) * n + column of the job.
+inline const float* activation_column(const MatMulJob& j, int64_t u) {
+  const int64_t col = u % j.n, batch = u / j.n;
+  return reinterpret_cast<const float*>(j.x + static_cast<uint64_t>(col) * j.x_nb1 +
+                                        static_cast<uint64_t>(batch % j.c2) * j.x_nb2 +
+                                        static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
 }
 
 }  // namespace

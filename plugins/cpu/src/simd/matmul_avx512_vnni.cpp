@@ -131,14 +131,6 @@ void group_layout(const Activations& a, int64_t u) {
     }
 }
 
-// Activation column `u` = (c3 * c2 + c2 index) * n + column of the job.
-const float* activation_column(const MatMulJob& j, int64_t u) {
-  const int64_t col = u % j.n, batch = u / j.n;
-  return reinterpret_cast<const float*>(j.x + static_cast<uint64_t>(col) * j.x_nb1 +
-                                        static_cast<uint64_t>(batch % j.c2) * j.x_nb2 +
-                                        static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
-}
-
 using Job = Int8MatVec<Activations>;
 
 // One activation column per unit: unit = (c3 * c2 + c2 index) * n + column.
@@ -302,29 +294,27 @@ struct IntRows {
 // per call as [K / 4][16 columns][4 bytes] (unsigned: code + 128), so one
 // vpdpbusd multiplies 4 consecutive k of 16 columns by 4 weight codes of one
 // row broadcast from memory. The weights need no transposition, only
-// decoding to signed bytes: each task decodes its kInt8PanelRows rows once into
+// decoding to signed bytes: each task decodes its kPanelRows rows once into
 // a per-thread panel and runs them against every column group. Per block
 // and row, the +128 of the activations is removed by starting the integer
 // sum at -128 * sum(w) of the block; then one cvt and one FMA by
-// d_w * d_x[16 columns] add the block to the float sums.
-
-constexpr int kInt8PanelRows = 8;   // weight rows per task (8 int + 8 float accumulators)
-constexpr int kLanes = 16;      // activation columns per vector
+// d_w * d_x[16 columns] add the block to the float sums. (kPanelRows,
+// kPanelLanes, the task split and the stores: int8_matvec.hpp.)
 
 struct PackedActivations {
   uint8_t* codes;   // [batch][group][K / 4][16][4], unsigned (x8 + 128)
   float* scales;    // [batch][group][blocks][16], 0 for padding columns
   int64_t groups;   // column groups per batch
   int64_t blocks;   // blocks of 32 per column
-  uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kBlock * kLanes; }
-  uint64_t group_scales() const { return static_cast<uint64_t>(blocks) * kLanes; }
+  uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kBlock * kPanelLanes; }
+  uint64_t group_scales() const { return static_cast<uint64_t>(blocks) * kPanelLanes; }
 };
 
 struct PanelJob {
   const MatMulJob* job;
   PackedActivations act;
   int64_t row_groups;
-  // Per thread: kInt8PanelRows rows of signed codes [K], and per block and row
+  // Per thread: kPanelRows rows of signed codes [K], and per block and row
   // (block-major) the start value -128 * sum(codes) and the scale d_w.
   std::byte* scratch;
   uint64_t scratch_per_thread;
@@ -339,17 +329,17 @@ void pack_range(void* user, int64_t begin, int64_t end, int) {
   for (int64_t u = begin; u < end; ++u) {
     const int64_t col = u % j.n, batch = u / j.n;
     const float* x = activation_column(j, u);
-    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kLanes);
-    const int lane = static_cast<int>(col % kLanes);
+    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kPanelLanes);
+    const int lane = static_cast<int>(col % kPanelLanes);
     uint8_t* codes = a.codes + group * a.group_codes() + lane * 4;
     float* scales = a.scales + group * a.group_scales() + lane;
     for (int64_t b = 0; b < a.blocks; ++b) {
-      quantize_block(x + b * kBlock, q, scales + b * kLanes);
+      quantize_block(x + b * kBlock, q, scales + b * kPanelLanes);
       for (int i = 0; i < kBlock; i += 4) {
         uint32_t word;
         __builtin_memcpy(&word, q + i, 4);
         word ^= 0x80808080u;  // two's complement code + 128, per byte
-        __builtin_memcpy(codes + (b * kBlock + i) * kLanes, &word, 4);
+        __builtin_memcpy(codes + (b * kBlock + i) * kPanelLanes, &word, 4);
       }
     }
   }
@@ -399,10 +389,10 @@ inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, co
     __m512i dot[RR];
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r) dot[r] = _mm512_set1_epi32(start[b * RR + r]);
-    const uint8_t* xb = xc + b * kBlock * kLanes;
+    const uint8_t* xb = xc + b * kBlock * kPanelLanes;
     #pragma GCC unroll 8
     for (int i = 0; i < kBlock / 4; ++i) {
-      const __m512i xv = _mm512_load_si512(xb + i * 4 * kLanes);
+      const __m512i xv = _mm512_load_si512(xb + i * 4 * kPanelLanes);
       #pragma GCC unroll 16
       for (int r = 0; r < RR; ++r) {
         int32_t word;
@@ -410,7 +400,7 @@ inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, co
         dot[r] = _mm512_dpbusd_epi32(dot[r], xv, _mm512_set1_epi32(word));
       }
     }
-    const __m512 dx = _mm512_load_ps(xd + b * kLanes);
+    const __m512 dx = _mm512_load_ps(xd + b * kPanelLanes);
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r)
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(dx, _mm512_set1_ps(dw[b * RR + r])), acc[r]);
@@ -427,41 +417,30 @@ void int8_panel_range(void* user, int64_t begin, int64_t end, int thread) {
   const int64_t blocks = a.blocks;
   std::byte* mine = pj.scratch + static_cast<uint64_t>(thread) * pj.scratch_per_thread;
   int8_t* w = reinterpret_cast<int8_t*>(mine);
-  int32_t* start = reinterpret_cast<int32_t*>(w + kInt8PanelRows * j.k);
-  float* dw = reinterpret_cast<float*>(start + blocks * kInt8PanelRows);
+  int32_t* start = reinterpret_cast<int32_t*>(w + kPanelRows * j.k);
+  float* dw = reinterpret_cast<float*>(start + blocks * kPanelRows);
   for (int64_t t = begin; t < end; ++t) {
-    const int64_t rg = t % pj.row_groups, batch = t / pj.row_groups;
-    const int64_t c2 = batch % j.c2, c3 = batch / j.c2;
-    const int64_t m0 = rg * kInt8PanelRows;
-    const int64_t rows = j.m - m0 < kInt8PanelRows ? j.m - m0 : kInt8PanelRows;
-    const std::byte* w0 = j.w + static_cast<uint64_t>(m0) * j.w_nb1 + static_cast<uint64_t>(c2 / j.r2) * j.w_nb2 +
-                          static_cast<uint64_t>(c3 / j.r3) * j.w_nb3;
-    for (int r = 0; r < kInt8PanelRows; ++r)
+    const PanelTask p = panel_task(j, pj.row_groups, t);
+    const int64_t rows = p.rows, batch = p.batch;
+    const std::byte* w0 = p.w0;
+    for (int r = 0; r < kPanelRows; ++r)
       for (int64_t b = 0; b < blocks; ++b) {
         int8_t* row = w + r * j.k + b * kBlock;
         if (r < rows) {
-          dw[b * kInt8PanelRows + r] = D::decode(w0 + static_cast<uint64_t>(r) * j.w_nb1 + b * D::kBytes, row);
-          start[b * kInt8PanelRows + r] = -128 * block_sum(row);
+          dw[b * kPanelRows + r] = D::decode(w0 + static_cast<uint64_t>(r) * j.w_nb1 + b * D::kBytes, row);
+          start[b * kPanelRows + r] = -128 * block_sum(row);
         } else {  // padding rows: computed, never stored
           __builtin_memset(row, 0, kBlock);
-          dw[b * kInt8PanelRows + r] = 0.0f;
-          start[b * kInt8PanelRows + r] = 0;
+          dw[b * kPanelRows + r] = 0.0f;
+          start[b * kPanelRows + r] = 0;
         }
       }
     for (int64_t g = 0; g < a.groups; ++g) {
       const uint64_t group = static_cast<uint64_t>(batch * a.groups + g);
-      __m512 out[kInt8PanelRows];
-      int8_panel_tile<kInt8PanelRows>(w, j.k, start, dw, a.codes + group * a.group_codes(), a.scales + group * a.group_scales(),
+      __m512 out[kPanelRows];
+      int8_panel_tile<kPanelRows>(w, j.k, start, dw, a.codes + group * a.group_codes(), a.scales + group * a.group_scales(),
                              blocks, out);
-      alignas(64) float lanes[kLanes];
-      const int64_t cols = j.n - g * kLanes < kLanes ? j.n - g * kLanes : kLanes;
-      for (int64_t r = 0; r < rows; ++r) {
-        _mm512_store_ps(lanes, out[r]);
-        for (int64_t c = 0; c < cols; ++c)
-          *reinterpret_cast<float*>(j.dst + static_cast<uint64_t>(m0 + r) * j.d_nb0 +
-                                    static_cast<uint64_t>(g * kLanes + c) * j.d_nb1 +
-                                    static_cast<uint64_t>(c2) * j.d_nb2 + static_cast<uint64_t>(c3) * j.d_nb3) = lanes[c];
-      }
+      store_panel(j, p, g, out);
     }
   }
 }
@@ -470,15 +449,15 @@ template <class Row>
 void run_panel(const MatMulJob& j, ThreadPool& pool) {
   PanelJob pj{};
   pj.job = &j;
-  pj.row_groups = (j.m + kInt8PanelRows - 1) / kInt8PanelRows;
+  pj.row_groups = (j.m + kPanelRows - 1) / kPanelRows;
   const int64_t batches = j.c2 * j.c3;
   pj.act.blocks = j.k / kBlock;
-  pj.act.groups = (j.n + kLanes - 1) / kLanes;
+  pj.act.groups = (j.n + kPanelLanes - 1) / kPanelLanes;
   const uint64_t groups = static_cast<uint64_t>(batches * pj.act.groups);
   const uint64_t code_bytes = groups * pj.act.group_codes();
   const uint64_t scale_bytes = groups * pj.act.group_scales() * sizeof(float);
-  pj.scratch_per_thread = (static_cast<uint64_t>(kInt8PanelRows) * static_cast<uint64_t>(j.k) +
-                           static_cast<uint64_t>(pj.act.blocks) * kInt8PanelRows * (sizeof(int32_t) + sizeof(float)) + 63) /
+  pj.scratch_per_thread = (static_cast<uint64_t>(kPanelRows) * static_cast<uint64_t>(j.k) +
+                           static_cast<uint64_t>(pj.act.blocks) * kPanelRows * (sizeof(int32_t) + sizeof(float)) + 63) /
                           64 * 64;
   const uint64_t bytes = code_bytes + scale_bytes + pj.scratch_per_thread * static_cast<uint64_t>(pool.size());
   // One allocation: codes, scales, per-thread panels (64-byte aligned parts).
@@ -487,7 +466,7 @@ void run_panel(const MatMulJob& j, ThreadPool& pool) {
   pj.act.codes = reinterpret_cast<uint8_t*>(mem);
   pj.act.scales = reinterpret_cast<float*>(mem + code_bytes);
   pj.scratch = mem + code_bytes + scale_bytes;
-  if (j.n % kLanes != 0) {
+  if (j.n % kPanelLanes != 0) {
     __builtin_memset(pj.act.codes, 0x80, code_bytes);
     __builtin_memset(pj.act.scales, 0, scale_bytes);
   }

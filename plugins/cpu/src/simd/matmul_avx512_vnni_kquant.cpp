@@ -10,7 +10,7 @@
 // per 64 values and measured slower.) The offsets (Q4_K / Q5_K mins, Q6_K's
 // -32) use the activation sums instead of touching every value. The float
 // kernels expand each code to a float and spend one FMA per 16 values.
-// N > 4 (prefill) runs the float kernels (matmul_avx512_kquant.cpp).
+// N > 4 (prefill) runs int8 panels of 16 columns (see "prefill" below).
 //
 // Activation quantization (llama.cpp's Q8_K; the test reimplements it from
 // these words): per 256 values x, amax = max |x|; amax = 0 gives d = 0 and
@@ -96,10 +96,7 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
   const MatMulJob& j = *jb.job;
   const KActivations& a = jb.act;
   for (int64_t u = begin; u < end; ++u) {
-    const int64_t col = u % j.n, batch = u / j.n;
-    const float* x = reinterpret_cast<const float*>(j.x + static_cast<uint64_t>(col) * j.x_nb1 +
-                                                    static_cast<uint64_t>(batch % j.c2) * j.x_nb2 +
-                                                    static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
+    const float* x = activation_column(j, u);
     for (int64_t b = 0; b < a.blocks; ++b) {
       const int64_t block = u * a.blocks + b;
       quantize_superblock(x + b * kSuper, a.order, a.q + block * kSuper, a.d + block, a.sum16 + block * 16, a.sum32 + block * 8);
@@ -162,6 +159,7 @@ struct IntQ4_K {
   static constexpr int kBytes = sizeof(BlockQ4_K);
   static constexpr bool kMins = true;
   static constexpr const int* kOrder = kPairOrder;
+  static constexpr int kUnits = 8;  // sub-blocks (one scale each) per block
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ4_K*>(p);
     KBlock k;
@@ -184,6 +182,7 @@ struct IntQ5_K {
   static constexpr int kBytes = sizeof(BlockQ5_K);
   static constexpr bool kMins = true;
   static constexpr const int* kOrder = kPairOrder;
+  static constexpr int kUnits = 8;
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ5_K*>(p);
     KBlock k;
@@ -215,6 +214,7 @@ struct IntQ6_K {
   static constexpr int kBytes = sizeof(BlockQ6_K);
   static constexpr bool kMins = false;
   static constexpr const int* kOrder = kNaturalOrder;
+  static constexpr int kUnits = 16;
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ6_K*>(p);
     KBlock k;
@@ -301,10 +301,234 @@ struct KRows {
   }
 };
 
+// ---- prefill (N > 4): int8 panels, 16 activation columns per vector ------
+// As the Q4_0 / Q8_0 panels (matmul_avx512_vnni.cpp): each zmm lane is one
+// activation column, packed once per call as [K / 4][16 columns][4 bytes]
+// (its Q8_K codes + 128, in T::kOrder), so one vpdpbusd multiplies 4 codes
+// of 16 columns by 4 weight codes of one row broadcast from memory. A task
+// decodes its 8 weight rows once to signed bytes (Q4_K / Q5_K codes, Q6_K
+// codes - 32, in the same order) and, per block and row, the sub-block
+// scales in code order, d, dmin, the mins and the start value. Per
+// sub-block the int dot is multiplied by its scale (vpmulld) into the
+// block's int sum, which starts at -128 * sum_u scale_u * sum(codes of u)
+// to take the +128 back out; per block one cvt and one FMA by d_w * d_x,
+// and for Q4_K / Q5_K the mins: 4 vpdpwssd of pairs of mins with the
+// columns' pairs of group sums, one cvt and one FNMADD by dmin_w * d_x.
+// All integer sums are exact, so the result differs from the mat-vec's
+// only in the float summation order.
+
+struct PackedK {
+  uint8_t* codes;   // [batch][group][K / 4][16][4], unsigned (code + 128)
+  float* dx;        // [batch][group][blocks][16], 0 for padding columns
+  int16_t* sums;    // [batch][group][blocks][4 pairs][16][2]: sums of groups 2p, 2p + 1 (Q4_K / Q5_K)
+  int64_t groups;   // column groups per batch
+  int64_t blocks;   // per column
+  uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kSuper * kPanelLanes; }
+  uint64_t group_dx() const { return static_cast<uint64_t>(blocks) * kPanelLanes; }
+  uint64_t group_sums() const { return static_cast<uint64_t>(blocks) * 4 * kPanelLanes * 2; }
+};
+
+// One weight row's block in a task's panel.
+struct RowMeta {
+  float d, dmin;
+  int32_t start;      // -128 * sum_u scale_u * sum(codes of u)
+  int32_t mins[4];    // Q4_K / Q5_K: (min of group 2p, of 2p + 1) as int16 pairs
+  int32_t scale[16];  // sub-block u's scale, u in code order (T::kUnits used)
+};
+
+struct KPanelJob {
+  const MatMulJob* job;
+  PackedK act;
+  const int* order;
+  bool mins;
+  int64_t row_groups;
+  // Per thread: kPanelRows rows of codes [K], then RowMeta [blocks][kPanelRows].
+  std::byte* scratch;
+  uint64_t scratch_per_thread;
+};
+
+// One activation column -> its lane of the packed group.
+void pack_k_range(void* user, int64_t begin, int64_t end, int) {
+  const KPanelJob& pj = *static_cast<const KPanelJob*>(user);
+  const MatMulJob& j = *pj.job;
+  const PackedK& a = pj.act;
+  alignas(64) int8_t q[kSuper];
+  int16_t sum16[16], sum32[8];
+  for (int64_t u = begin; u < end; ++u) {
+    const int64_t col = u % j.n, batch = u / j.n;
+    const float* x = activation_column(j, u);
+    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kPanelLanes);
+    const int lane = static_cast<int>(col % kPanelLanes);
+    uint8_t* codes = a.codes + group * a.group_codes() + lane * 4;
+    float* dx = a.dx + group * a.group_dx() + lane;
+    int16_t* sums = pj.mins ? a.sums + group * a.group_sums() + lane * 2 : nullptr;
+    for (int64_t b = 0; b < a.blocks; ++b) {
+      quantize_superblock(x + b * kSuper, pj.order, q, dx + b * kPanelLanes, sum16, sum32);
+      for (int i = 0; i < kSuper; i += 4) {
+        uint32_t word;
+        __builtin_memcpy(&word, q + i, 4);
+        word ^= 0x80808080u;  // two's complement code + 128, per byte
+        __builtin_memcpy(codes + (b * kSuper + i) * kPanelLanes, &word, 4);
+      }
+      if (sums != nullptr)
+        for (int p = 0; p < 4; ++p) {
+          sums[(b * 4 + p) * kPanelLanes * 2] = sum32[2 * p];
+          sums[(b * 4 + p) * kPanelLanes * 2 + 1] = sum32[2 * p + 1];
+        }
+    }
+  }
+}
+
+// Row `row`'s blocks into codes [K] and meta[b * kPanelRows].
+template <class T>
+void decode_panel_row(const std::byte* row, int64_t blocks, int8_t* codes, RowMeta* meta) {
+  constexpr int kPerVector = T::kUnits / 4;         // sub-blocks per 64 codes
+  constexpr int kLaneStep = 32 / kPerVector;        // int16 lanes per sub-block
+  const __m512i ones = _mm512_set1_epi8(1), offset = _mm512_set1_epi8(T::kMins ? 0 : 32);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const KBlock k = T::load(row + static_cast<uint64_t>(b) * T::kBytes);
+    RowMeta& m = meta[b * kPanelRows];
+    __m512i weighted = _mm512_setzero_si512();
+    alignas(64) int16_t scales[4][32];
+    for (int v = 0; v < 4; ++v) {
+      const __m512i c = _mm512_sub_epi8(k.codes[v], offset);
+      _mm512_storeu_si512(codes + b * kSuper + 64 * v, c);
+      // pairs of codes summed (vpmaddubsw by 1), times their scale
+      weighted = _mm512_add_epi32(weighted, _mm512_madd_epi16(_mm512_maddubs_epi16(ones, c), k.scale[v]));
+      _mm512_store_si512(scales[v], k.scale[v]);
+    }
+    m.start = -128 * _mm512_reduce_add_epi32(weighted);
+    for (int u = 0; u < T::kUnits; ++u) m.scale[u] = scales[u / kPerVector][(u % kPerVector) * kLaneStep];
+    m.d = k.d;
+    if constexpr (T::kMins) {
+      m.dmin = k.dmin;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(m.mins), k.mins);
+    } else {
+      m.dmin = 0.0f;
+    }
+  }
+}
+
+// The task's kPanelRows rows x 16 columns of one group: out[r] holds the 16 columns.
+template <class T>
+inline void k_panel_tile(const int8_t* w, int64_t k, const RowMeta* meta, const uint8_t* xc, const float* xdx,
+                         const int16_t* xs, int64_t blocks, __m512 (&out)[kPanelRows]) {
+  constexpr int kSteps = kSuper / 4 / T::kUnits;  // vpdpbusd per sub-block
+  __m512 acc[kPanelRows];
+  #pragma GCC unroll 16
+  for (int r = 0; r < kPanelRows; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const RowMeta* mb = meta + b * kPanelRows;
+    const uint8_t* xb = xc + b * kSuper * kPanelLanes;
+    const int8_t* wb = w + b * kSuper;
+    __m512i sum[kPanelRows];
+    #pragma GCC unroll 16
+    for (int r = 0; r < kPanelRows; ++r) sum[r] = _mm512_set1_epi32(mb[r].start);
+    for (int u = 0; u < T::kUnits; ++u) {
+      __m512i dot[kPanelRows];
+      #pragma GCC unroll 16
+      for (int r = 0; r < kPanelRows; ++r) dot[r] = _mm512_setzero_si512();
+      #pragma GCC unroll 8
+      for (int s = 0; s < kSteps; ++s) {
+        const int i = u * kSteps + s;
+        const __m512i xv = _mm512_load_si512(xb + i * 4 * kPanelLanes);
+        #pragma GCC unroll 16
+        for (int r = 0; r < kPanelRows; ++r) {
+          int32_t word;
+          __builtin_memcpy(&word, wb + r * k + i * 4, 4);
+          dot[r] = _mm512_dpbusd_epi32(dot[r], xv, _mm512_set1_epi32(word));
+        }
+      }
+      #pragma GCC unroll 16
+      for (int r = 0; r < kPanelRows; ++r)
+        sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(dot[r], _mm512_set1_epi32(mb[r].scale[u])));
+    }
+    const __m512 dx = _mm512_load_ps(xdx + b * kPanelLanes);
+    #pragma GCC unroll 16
+    for (int r = 0; r < kPanelRows; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[r]), _mm512_mul_ps(dx, _mm512_set1_ps(mb[r].d)), acc[r]);
+    if constexpr (T::kMins) {
+      const int16_t* sb = xs + b * 4 * kPanelLanes * 2;
+      #pragma GCC unroll 16
+      for (int r = 0; r < kPanelRows; ++r) {
+        __m512i mins = _mm512_setzero_si512();
+        #pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p)
+          mins = _mm512_dpwssd_epi32(mins, _mm512_load_si512(sb + p * kPanelLanes * 2), _mm512_set1_epi32(mb[r].mins[p]));
+        acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dx, _mm512_set1_ps(mb[r].dmin)), acc[r]);
+      }
+    }
+  }
+  #pragma GCC unroll 16
+  for (int r = 0; r < kPanelRows; ++r) out[r] = acc[r];
+}
+
+template <class T>
+void k_panel_range(void* user, int64_t begin, int64_t end, int thread) {
+  const KPanelJob& pj = *static_cast<const KPanelJob*>(user);
+  const MatMulJob& j = *pj.job;
+  const PackedK& a = pj.act;
+  std::byte* mine = pj.scratch + static_cast<uint64_t>(thread) * pj.scratch_per_thread;
+  int8_t* w = reinterpret_cast<int8_t*>(mine);
+  RowMeta* meta = reinterpret_cast<RowMeta*>(w + kPanelRows * j.k);
+  for (int64_t t = begin; t < end; ++t) {
+    const PanelTask p = panel_task(j, pj.row_groups, t);
+    for (int r = 0; r < kPanelRows; ++r) {
+      if (r < p.rows) {
+        decode_panel_row<T>(p.w0 + static_cast<uint64_t>(r) * j.w_nb1, a.blocks, w + r * j.k, meta + r);
+      } else {  // padding rows: computed, never stored
+        __builtin_memset(w + r * j.k, 0, static_cast<size_t>(j.k));
+        for (int64_t b = 0; b < a.blocks; ++b) meta[b * kPanelRows + r] = RowMeta{};
+      }
+    }
+    for (int64_t g = 0; g < a.groups; ++g) {
+      const uint64_t group = static_cast<uint64_t>(p.batch * a.groups + g);
+      __m512 out[kPanelRows];
+      k_panel_tile<T>(w, j.k, meta, a.codes + group * a.group_codes(), a.dx + group * a.group_dx(),
+                      pj.mins ? a.sums + group * a.group_sums() : nullptr, a.blocks, out);
+      store_panel(j, p, g, out);
+    }
+  }
+}
+
+template <class T>
+void run_k_panel(const MatMulJob& j, ThreadPool& pool) {
+  KPanelJob pj{};
+  pj.job = &j;
+  pj.order = T::kOrder;
+  pj.mins = T::kMins;
+  pj.row_groups = (j.m + kPanelRows - 1) / kPanelRows;
+  const int64_t batches = j.c2 * j.c3;
+  pj.act.blocks = j.k / kSuper;
+  pj.act.groups = (j.n + kPanelLanes - 1) / kPanelLanes;
+  const uint64_t groups = static_cast<uint64_t>(batches * pj.act.groups);
+  const uint64_t code_bytes = groups * pj.act.group_codes();
+  const uint64_t dx_bytes = groups * pj.act.group_dx() * sizeof(float);
+  const uint64_t sum_bytes = T::kMins ? groups * pj.act.group_sums() * sizeof(int16_t) : 0;
+  pj.scratch_per_thread = (static_cast<uint64_t>(kPanelRows) * static_cast<uint64_t>(j.k) +
+                           static_cast<uint64_t>(pj.act.blocks) * kPanelRows * sizeof(RowMeta) + 63) /
+                          64 * 64;
+  // One allocation: codes, scales, sums, per-thread panels (64-byte aligned
+  // parts). Padding columns read code 128 (x = 0) with scale and sums 0.
+  const uint64_t bytes = code_bytes + dx_bytes + sum_bytes + pj.scratch_per_thread * static_cast<uint64_t>(pool.size());
+  std::byte* mem = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
+  pj.act.codes = reinterpret_cast<uint8_t*>(mem);
+  pj.act.dx = reinterpret_cast<float*>(mem + code_bytes);
+  pj.act.sums = reinterpret_cast<int16_t*>(mem + code_bytes + dx_bytes);
+  pj.scratch = mem + code_bytes + dx_bytes + sum_bytes;
+  if (j.n % kPanelLanes != 0) {
+    __builtin_memset(pj.act.codes, 0x80, code_bytes);
+    __builtin_memset(pj.act.dx, 0, dx_bytes + sum_bytes);
+  }
+  pool.parallel_for(batches * j.n, pack_k_range, &pj);
+  pool.parallel_for(pj.row_groups * batches, k_panel_range<T>, &pj);
+  ::operator delete(mem, std::align_val_t{64});
+}
+
 template <class T>
 void run_kquant_int8(const MatMulJob& j, ThreadPool& pool) {
-  if (j.n > kFusedMaxN) {  // prefill: the float panels
-    kquant_kernel(j.dtype)(j, pool);
+  if (j.n > kFusedMaxN) {
+    run_k_panel<T>(j, pool);
     return;
   }
   KJob jb{};
