@@ -147,5 +147,30 @@ inline const float* activation_column(const MatMulJob& j, int64_t u) {
                                         static_cast<uint64_t>(batch / j.c2) * j.x_nb3);
 }
 
+// Where activation column `u` sits in packed panels: its column group
+// (`groups` per batch, batch-major) and its lane in that group.
+struct PanelSlot {
+  uint64_t group;
+  int lane;
+};
+
+inline PanelSlot panel_slot(const MatMulJob& j, int64_t groups, int64_t u) {
+  const int64_t col = u % j.n, batch = u / j.n;
+  return {static_cast<uint64_t>(batch * groups + col / kPanelLanes), static_cast<int>(col % kPanelLanes)};
+}
+
+// `count` signed codes into one column's lane of a panel (`lane_codes`
+// points at its first 4 bytes): every 4 consecutive codes share a 64-byte
+// row with the other 15 columns, each stored + 128 so vpdpbusd reads it as
+// its unsigned operand.
+inline void store_panel_codes(const int8_t* q, int64_t count, uint8_t* lane_codes) {
+  for (int64_t i = 0; i < count; i += 4) {
+    uint32_t word;
+    __builtin_memcpy(&word, q + i, 4);
+    word ^= 0x80808080u;  // two's complement code + 128, per byte
+    __builtin_memcpy(lane_codes + i * kPanelLanes, &word, 4);
+  }
+}
+
 }  // namespace
 }  // namespace tessera::cpu::avx512

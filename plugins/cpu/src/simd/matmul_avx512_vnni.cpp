@@ -327,20 +327,13 @@ void pack_range(void* user, int64_t begin, int64_t end, int) {
   const PackedActivations& a = pj.act;
   alignas(64) int8_t q[kBlock];
   for (int64_t u = begin; u < end; ++u) {
-    const int64_t col = u % j.n, batch = u / j.n;
     const float* x = activation_column(j, u);
-    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kPanelLanes);
-    const int lane = static_cast<int>(col % kPanelLanes);
-    uint8_t* codes = a.codes + group * a.group_codes() + lane * 4;
-    float* scales = a.scales + group * a.group_scales() + lane;
+    const PanelSlot slot = panel_slot(j, a.groups, u);
+    uint8_t* codes = a.codes + slot.group * a.group_codes() + slot.lane * 4;
+    float* scales = a.scales + slot.group * a.group_scales() + slot.lane;
     for (int64_t b = 0; b < a.blocks; ++b) {
       quantize_block(x + b * kBlock, q, scales + b * kPanelLanes);
-      for (int i = 0; i < kBlock; i += 4) {
-        uint32_t word;
-        __builtin_memcpy(&word, q + i, 4);
-        word ^= 0x80808080u;  // two's complement code + 128, per byte
-        __builtin_memcpy(codes + (b * kBlock + i) * kPanelLanes, &word, 4);
-      }
+      store_panel_codes(q, kBlock, codes + b * kBlock * kPanelLanes);
     }
   }
 }

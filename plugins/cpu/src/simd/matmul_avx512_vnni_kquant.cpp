@@ -355,21 +355,14 @@ void pack_k_range(void* user, int64_t begin, int64_t end, int) {
   alignas(64) int8_t q[kSuper];
   int16_t sum16[16], sum32[8];
   for (int64_t u = begin; u < end; ++u) {
-    const int64_t col = u % j.n, batch = u / j.n;
     const float* x = activation_column(j, u);
-    const uint64_t group = static_cast<uint64_t>(batch * a.groups + col / kPanelLanes);
-    const int lane = static_cast<int>(col % kPanelLanes);
-    uint8_t* codes = a.codes + group * a.group_codes() + lane * 4;
-    float* dx = a.dx + group * a.group_dx() + lane;
-    int16_t* sums = pj.mins ? a.sums + group * a.group_sums() + lane * 2 : nullptr;
+    const PanelSlot slot = panel_slot(j, a.groups, u);
+    uint8_t* codes = a.codes + slot.group * a.group_codes() + slot.lane * 4;
+    float* dx = a.dx + slot.group * a.group_dx() + slot.lane;
+    int16_t* sums = pj.mins ? a.sums + slot.group * a.group_sums() + slot.lane * 2 : nullptr;
     for (int64_t b = 0; b < a.blocks; ++b) {
       quantize_superblock(x + b * kSuper, pj.order, q, dx + b * kPanelLanes, sum16, sum32);
-      for (int i = 0; i < kSuper; i += 4) {
-        uint32_t word;
-        __builtin_memcpy(&word, q + i, 4);
-        word ^= 0x80808080u;  // two's complement code + 128, per byte
-        __builtin_memcpy(codes + (b * kSuper + i) * kPanelLanes, &word, 4);
-      }
+      store_panel_codes(q, kSuper, codes + b * kSuper * kPanelLanes);
       if (sums != nullptr)
         for (int p = 0; p < 4; ++p) {
           sums[(b * 4 + p) * kPanelLanes * 2] = sum32[2 * p];
