@@ -7,6 +7,7 @@
 // empty partial. Inside a block each warp takes every 4th position with an
 // online softmax; the warps are merged, then attention_combine merges the
 // chunks: out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+#include "attention_kv.cuh"
 #include "common.cuh"
 #include "launch.hpp"
 
@@ -142,13 +143,11 @@ cudaError_t launch_attention_decode(const AttentionArgs& a, cudaStream_t stream)
     return cudaErrorInvalidValue;
   const int64_t n_splits = splits_for(a), chunk = chunk_for(a);
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens));
-  switch (a.kv_dtype) {
-    case TESSERA_DTYPE_F32: attention_split<TESSERA_DTYPE_F32><<<grid, kWarps * kWarp, 0, stream>>>(a, n_splits, chunk); break;
-    case TESSERA_DTYPE_F16: attention_split<TESSERA_DTYPE_F16><<<grid, kWarps * kWarp, 0, stream>>>(a, n_splits, chunk); break;
-    case TESSERA_DTYPE_Q8_0: attention_split<TESSERA_DTYPE_Q8_0><<<grid, kWarps * kWarp, 0, stream>>>(a, n_splits, chunk); break;
-    default: return cudaErrorInvalidValue;
-  }
-  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  const cudaError_t split = with_kv_dtype(a.kv_dtype, [&](auto kv) {
+    attention_split<decltype(kv)::value><<<grid, kWarps * kWarp, 0, stream>>>(a, n_splits, chunk);
+    return cudaGetLastError();
+  });
+  if (split != cudaSuccess) return split;
   attention_combine<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens)), 128, 0, stream>>>(a, n_splits);
   return cudaGetLastError();
 }

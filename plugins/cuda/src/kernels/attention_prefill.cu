@@ -8,6 +8,7 @@
 // element read once, as float4 where D % 4 == 0), then each V element read
 // serves all 4; each lane accumulates head dims lane + 32j.
 // No fixed maximum context: only the tile lives in shared memory.
+#include "attention_kv.cuh"
 #include "attention_prefill_mma.hpp"
 #include "common.cuh"
 #include "launch.hpp"
@@ -95,16 +96,7 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_tiles(AttentionArgs a
 
   for (int64_t tile = 0; tile < kv_end; tile += kTile) {
     __syncthreads();  // the previous tile is consumed (and q_s written, first time)
-    for (int64_t i = threadIdx.x; i < kTile * D; i += blockDim.x) {
-      const int64_t key = i / D, d = i % D, p = tile + key;
-      float kv = 0.0f, vv = 0.0f;
-      if (p < kv_end) {
-        kv = kv_element<KV>(a.k + static_cast<uint64_t>(p) * a.k_nb2 + static_cast<uint64_t>(kvh) * a.k_nb1, d);
-        vv = kv_element<KV>(a.v + static_cast<uint64_t>(p) * a.v_nb2 + static_cast<uint64_t>(kvh) * a.v_nb1, d);
-      }
-      k_s[key * KS + d] = kv;
-      v_s[key * D + d] = vv;
-    }
+    stage_kv_tile<KV>(a, kvh, tile, kTile, kv_end, k_s, KS, v_s, D);
     __syncthreads();
     if (tw >= a.n_tokens) continue;  // warp-uniform; no barrier until the next tile's first
 
@@ -191,12 +183,7 @@ cudaError_t launch_attention_prefill(const AttentionArgs& a, cudaStream_t stream
     const cudaError_t e = launch_attention_prefill_mma(a, stream);
     if (e != cudaErrorNotSupported) return e;
   }
-  switch (a.kv_dtype) {
-    case TESSERA_DTYPE_F32: return launch_tiles<TESSERA_DTYPE_F32>(a, stream);
-    case TESSERA_DTYPE_F16: return launch_tiles<TESSERA_DTYPE_F16>(a, stream);
-    case TESSERA_DTYPE_Q8_0: return launch_tiles<TESSERA_DTYPE_Q8_0>(a, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return with_kv_dtype(a.kv_dtype, [&](auto kv) { return launch_tiles<decltype(kv)::value>(a, stream); });
 }
 
 }  // namespace tessera::cuda

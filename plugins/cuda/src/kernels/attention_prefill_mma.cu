@@ -15,6 +15,7 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
+#include "attention_kv.cuh"
 #include "attention_prefill_mma.hpp"
 #include "common.cuh"
 
@@ -87,16 +88,7 @@ __global__ void __launch_bounds__(kWarps* kWarp) attention_mma(AttentionArgs a) 
 
   for (int64_t tile = 0; tile < kv_end; tile += kKeys) {
     __syncthreads();  // the previous tile is consumed (and q_s written, first time)
-    for (int64_t i = threadIdx.x; i < kKeys * D; i += blockDim.x) {
-      const int64_t key = i / D, d = i % D, p = tile + key;
-      float kv = 0.0f, vv = 0.0f;
-      if (p < kv_end) {
-        kv = kv_element<KV>(a.k + static_cast<uint64_t>(p) * a.k_nb2 + static_cast<uint64_t>(kvh) * a.k_nb1, d);
-        vv = kv_element<KV>(a.v + static_cast<uint64_t>(p) * a.v_nb2 + static_cast<uint64_t>(kvh) * a.v_nb1, d);
-      }
-      k_s[key * HS + d] = __float2half_rn(kv);
-      v_s[key * HS + d] = __float2half_rn(vv);
-    }
+    stage_kv_tile<KV>(a, kvh, tile, kKeys, kv_end, k_s, HS, v_s, HS);
     __syncthreads();
     if (tw >= a.n_tokens || tile >= warp_kv_end) continue;  // warp-uniform; no barrier until the next tile's first
 
@@ -192,12 +184,7 @@ bool attention_prefill_mma_fits(const AttentionArgs& a) {
 }
 
 cudaError_t launch_attention_prefill_mma(const AttentionArgs& a, cudaStream_t stream) {
-  switch (a.kv_dtype) {
-    case TESSERA_DTYPE_F32: return launch_kv<TESSERA_DTYPE_F32>(a, stream);
-    case TESSERA_DTYPE_F16: return launch_kv<TESSERA_DTYPE_F16>(a, stream);
-    case TESSERA_DTYPE_Q8_0: return launch_kv<TESSERA_DTYPE_Q8_0>(a, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return with_kv_dtype(a.kv_dtype, [&](auto kv) { return launch_kv<decltype(kv)::value>(a, stream); });
 }
 
 }  // namespace tessera::cuda
