@@ -171,6 +171,26 @@ TEST_F(AbCli, WithoutATextItComparesOnTheGreedyContinuation) {
   EXPECT_EQ(doc["agreement"]["mean_kl"].get<double>(), 0.0);
 }
 
+TEST_F(AbCli, NoMmapCopiesTheWeightsOfBothPipelines) {
+  const fs::path p = pipeline("same.yaml", kQ4);
+  const CliRun mapped = run("ab " + quoted(p) + " " + quoted(p) + " -r 0 -n 8 --json");
+  const CliRun copied = run("ab " + quoted(p) + " " + quoted(p) + " -r 0 -n 8 --no-mmap --json");
+  ASSERT_EQ(mapped.status, 0) << mapped.out;
+  ASSERT_EQ(copied.status, 0) << copied.out;
+  const auto m = nlohmann::json::parse(mapped.out), c = nlohmann::json::parse(copied.out);
+  const uint64_t file_bytes = fs::file_size(data_dir() / kQ4);
+  for (const char* side : {"a", "b"}) {
+    SCOPED_TRACE(side);
+    // In place, most of the file is the backend's memory; copied, none of it.
+    EXPECT_GT(m[side]["memory"]["mapped_bytes"].get<uint64_t>(), file_bytes / 2);
+    EXPECT_LE(m[side]["memory"]["mapped_bytes"].get<uint64_t>(), m[side]["memory"]["device_bytes"].get<uint64_t>());
+    EXPECT_EQ(c[side]["memory"]["mapped_bytes"].get<uint64_t>(), 0u);
+    EXPECT_GE(c[side]["memory"]["device_bytes"].get<uint64_t>(), m[side]["memory"]["mapped_bytes"].get<uint64_t>());
+    EXPECT_EQ(c[side]["greedy"]["ids"], m[side]["greedy"]["ids"]);  // the same weights either way
+  }
+  EXPECT_EQ(c["agreement"]["mean_kl"].get<double>(), 0.0);
+}
+
 TEST_F(AbCli, TheKlGateFailsWithStatus3AndSaysWhy) {
   // The same model with an f32 instead of an f16 KV cache: a small but
   // nonzero KL, so a gate of 0 must fail and a loose gate must pass.

@@ -97,6 +97,19 @@ uint64_t device_bytes(const Session& session) {
   return bytes;
 }
 
+// The part of device_bytes that is the mapped model file used in place.
+uint64_t mapped_bytes(const Session& session) {
+  uint64_t bytes = 0;
+  for (const auto& backend : session.backends()) bytes += backend->wrapped_bytes();
+  return bytes;
+}
+
+std::string memory_cell(const Session& session) {
+  const uint64_t mapped = mapped_bytes(session);
+  return mapped == 0 ? format_bytes(device_bytes(session))
+                     : fmt::format("{} ({} mapped)", format_bytes(device_bytes(session)), format_bytes(mapped));
+}
+
 nlohmann::json speed_json(const std::optional<BenchResult>& r) {
   if (!r) return nullptr;
   return {{"test", r->test.name()},
@@ -125,6 +138,7 @@ int command_ab(const std::vector<std::string>& args) {
       "repetitions,r", po::value<int>()->default_value(3),
       "measured runs per speed test, after one warm-up (0: no speed tests)")(
       "threads,t", po::value<int64_t>(), "override the threads of every cpu compute entry of both")(
+      "no-mmap", kNoMmapHelp)(
       "fail-kl", po::value<double>(), "exit with status 3 when the MEAN KL(A||B) per position exceeds this")(
       "fail-top1", po::value<double>(), "exit with status 3 when the top-1 agreement rate (0..1) is below this")(
       "decode",
@@ -183,10 +197,7 @@ int command_ab(const std::vector<std::string>& args) {
         // not a number: validation reports it
       }
     }
-    if (vm.count("threads") && doc["compute"].IsSequence())
-      for (auto entry : doc["compute"])
-        if (entry["backend"] && entry["backend"].as<std::string>() == "cpu")
-          entry["threads"] = vm["threads"].as<int64_t>();
+    apply_pipeline_overrides(doc, vm);  // -t and --no-mmap, on both
   };
   // One registry: both pipelines' plugins are loaded once.
   auto registry = std::make_unique<PluginRegistry>();
@@ -330,7 +341,10 @@ int command_ab(const std::vector<std::string>& args) {
           {"backends", backends_text(*s.session)},
           {"kernels", kernels_json(s)},
           {"speed", {{"prompt", speed_json(s.prompt_speed)}, {"generation", speed_json(s.generation_speed)}}},
-          {"memory", {{"device_bytes", device_bytes(*s.session)}, {"host_rss_added_bytes", s.rss_added}}},
+          {"memory",
+           {{"device_bytes", device_bytes(*s.session)},
+            {"mapped_bytes", mapped_bytes(*s.session)},
+            {"host_rss_added_bytes", s.rss_added}}},
           {"perplexity", ppl},
           {"greedy", {{"ids", s.greedy.generated_ids}, {"text", s.greedy.text}}}};
     };
@@ -388,7 +402,7 @@ int command_ab(const std::vector<std::string>& args) {
          ratio_cell(tps(a.prompt_speed), tps(b.prompt_speed))},
         {fmt::format("generation t/s (tg{})", speed_gen), speed_cell(a.generation_speed),
          speed_cell(b.generation_speed), ratio_cell(tps(a.generation_speed), tps(b.generation_speed))},
-        {"device memory", format_bytes(device_bytes(*a.session)), format_bytes(device_bytes(*b.session)),
+        {"device memory", memory_cell(*a.session), memory_cell(*b.session),
          ratio_cell(static_cast<double>(device_bytes(*a.session)), static_cast<double>(device_bytes(*b.session)))},
         {"host RSS added by loading", format_bytes(a.rss_added), format_bytes(b.rss_added), ""},
         {have_text ? fmt::format("perplexity (ctx {}, {} chunks)", ctx, a.perplexity->chunks.size())
