@@ -1,4 +1,4 @@
-// `kernels: vnni`: mat-vec (N <= 4) for Q4_K, Q5_K and Q6_K weights as
+// `kernels: vnni`: mat-vec (N <= 4) for Q3_K, Q4_K, Q5_K and Q6_K weights as
 // integer dot products, the way llama.cpp computes these types: each
 // activation column is quantized once per call to Q8_K blocks (256 int8 with
 // one float scale, plus the sums of every 16 codes), then per 64 values of
@@ -7,9 +7,10 @@
 // times the sub-block scale of their lane, summed into int32) accumulate
 // the block's integer sum, and one float FMA per block adds d_w * d_x times
 // it. (vpdpbusd and a vpmulld by the lane scales is one instruction more
-// per 64 values and measured slower.) The offsets (Q4_K / Q5_K mins, Q6_K's
-// -32) use the activation sums instead of touching every value. The float
-// kernels expand each code to a float and spend one FMA per 16 values.
+// per 64 values and measured slower.) The offsets (Q4_K / Q5_K mins, Q3_K's
+// -4 and Q6_K's -32) use the activation sums instead of touching every
+// value. The float kernels expand each code to a float and spend one FMA
+// per 16 values.
 // N > 4 (prefill) runs int8 panels of 16 columns (see "prefill" below).
 //
 // Activation quantization (llama.cpp's Q8_K; the test reimplements it from
@@ -150,7 +151,8 @@ struct KBlock {
   // Q4_K / Q5_K: the block sum is d * int - dmin * sum_g min_g * sum32_g.
   float dmin;
   __m128i mins;  // 8 int16
-  // Q6_K: the block sum is d * (int - 32 * sum_g scale_g * sum16_g).
+  // Q3_K / Q6_K: the block sum is d * (int - offset * sum_g scale_g *
+  // sum16_g), offset 1 << T::kOffsetShift (4 and 32).
   __m256i scales16;  // 16 int16
 };
 
@@ -158,6 +160,7 @@ struct KBlock {
 struct IntQ4_K {
   static constexpr int kBytes = sizeof(BlockQ4_K);
   static constexpr bool kMins = true;
+  static constexpr int kOffsetShift = -1;  // no offset: the mins instead
   static constexpr const int* kOrder = kPairOrder;
   static constexpr int kUnits = 8;  // sub-blocks (one scale each) per block
   static KBlock load(const std::byte* p) {
@@ -181,6 +184,7 @@ struct IntQ4_K {
 struct IntQ5_K {
   static constexpr int kBytes = sizeof(BlockQ5_K);
   static constexpr bool kMins = true;
+  static constexpr int kOffsetShift = -1;
   static constexpr const int* kOrder = kPairOrder;
   static constexpr int kUnits = 8;
   static KBlock load(const std::byte* p) {
@@ -213,6 +217,7 @@ struct IntQ5_K {
 struct IntQ6_K {
   static constexpr int kBytes = sizeof(BlockQ6_K);
   static constexpr bool kMins = false;
+  static constexpr int kOffsetShift = 5;  // codes are q - 32
   static constexpr const int* kOrder = kNaturalOrder;
   static constexpr int kUnits = 16;
   static KBlock load(const std::byte* p) {
@@ -232,6 +237,55 @@ struct IntQ6_K {
       k.codes[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hi, m30));
     }
     for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
+    k.d = half_to_float(b.d);
+    return k;
+  }
+};
+
+// x = d * (scale_u - 32) * (q - 4), q = 2 bits of qs + 1 of hmask (the
+// stored bit set means no -4), groups of 16, 6-bit scales. Per half h
+// (values 128 h ..) and quarter j: value 128 h + 32 j + l has bits 2 j .. 2 j + 1
+// of qs[32 h + l] and bit 4 h + j of hmask[l]. Scales: low 4 bits of
+// scales[u] (u < 8, low nibble) / scales[u - 8] (high nibble); high 2 bits
+// are bits 2 (u / 4) and 2 (u / 4) + 1 of scales[8 + u % 4].
+struct IntQ3_K {
+  static constexpr int kBytes = sizeof(BlockQ3_K);
+  static constexpr bool kMins = false;
+  static constexpr int kOffsetShift = 2;  // codes are q - 4
+  static constexpr const int* kOrder = kNaturalOrder;
+  static constexpr int kUnits = 16;
+  static KBlock load(const std::byte* p) {
+    const auto& b = *reinterpret_cast<const BlockQ3_K*>(p);
+    KBlock k;
+    uint32_t lo0, lo1, high;
+    __builtin_memcpy(&lo0, b.scales, 4);
+    __builtin_memcpy(&lo1, b.scales + 4, 4);
+    __builtin_memcpy(&high, b.scales + 8, 4);
+    // Assembled in registers: a 16-byte load of four 4-byte stores would
+    // miss store forwarding (measured: the mat-vec took 2.7x as long).
+    const __m128i sc6 = _mm_set_epi32(static_cast<int>(((lo1 >> 4) & 0x0F0F0F0Fu) | (((high >> 6) & 0x03030303u) << 4)),
+                                      static_cast<int>(((lo0 >> 4) & 0x0F0F0F0Fu) | (((high >> 4) & 0x03030303u) << 4)),
+                                      static_cast<int>((lo1 & 0x0F0F0F0Fu) | (((high >> 2) & 0x03030303u) << 4)),
+                                      static_cast<int>((lo0 & 0x0F0F0F0Fu) | ((high & 0x03030303u) << 4)));
+    const __m128i sc8 = _mm_sub_epi8(sc6, _mm_set1_epi8(32));
+    k.scales16 = _mm256_cvtepi8_epi16(sc8);
+    const __m512i sc = _mm512_zextsi256_si512(k.scales16);
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask)));
+    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    #pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      // bytes 0..31: quarter j = 2 (v % 2) of half v / 2, bytes 32..63: j + 1;
+      // a 64-bit lane shift keeps each byte's own bits 2 j .. 2 j + 1 in
+      // its low 2 bits
+      const int h = v / 2, j = 2 * (v % 2);
+      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h)));
+      const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi64(2 * j), _mm256_set1_epi64x(2 * j + 2), 1);
+      const __m512i low = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m3);
+      const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (4 * h + j))),
+                                             _mm256_set1_epi8(static_cast<char>(1 << (4 * h + j + 1))), 1);
+      k.codes[v] = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hm, bit), low, four);
+      k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
+    }
     k.d = half_to_float(b.d);
     return k;
   }
@@ -280,7 +334,7 @@ struct KRows {
           } else {
             const __m256i offset = _mm256_madd_epi16(
                 k.scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[c].sum16 + b * 16)));
-            sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(_mm256_slli_epi32(offset, 5)));
+            sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(_mm256_slli_epi32(offset, T::kOffsetShift)));
           }
           acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(k.d * dx), acc[r][c]);
         }
@@ -307,8 +361,8 @@ struct KRows {
 // (its Q8_K codes + 128, in T::kOrder), so one vpdpbusd multiplies 4 codes
 // of 16 columns by 4 weight codes of one row broadcast from memory. A task
 // decodes its 8 weight rows once to signed bytes (Q4_K / Q5_K codes, Q6_K
-// codes - 32, in the same order) and, per block and row, the sub-block
-// scales in code order, d, dmin, the mins and the start value. Per
+// codes - 32, Q3_K codes - 4, in the same order) and, per block and row,
+// the sub-block scales in code order, d, dmin, the mins and the start value. Per
 // sub-block the int dot is multiplied by its scale (vpmulld) into the
 // block's int sum, which starts at -128 * sum_u scale_u * sum(codes of u)
 // to take the +128 back out; per block one cvt and one FMA by d_w * d_x,
@@ -377,7 +431,7 @@ template <class T>
 void decode_panel_row(const std::byte* row, int64_t blocks, int8_t* codes, RowMeta* meta) {
   constexpr int kPerVector = T::kUnits / 4;         // sub-blocks per 64 codes
   constexpr int kLaneStep = 32 / kPerVector;        // int16 lanes per sub-block
-  const __m512i ones = _mm512_set1_epi8(1), offset = _mm512_set1_epi8(T::kMins ? 0 : 32);
+  const __m512i ones = _mm512_set1_epi8(1), offset = _mm512_set1_epi8(T::kMins ? 0 : 1 << T::kOffsetShift);
   for (int64_t b = 0; b < blocks; ++b) {
     const KBlock k = T::load(row + static_cast<uint64_t>(b) * T::kBytes);
     RowMeta& m = meta[b * kPanelRows];
@@ -550,6 +604,7 @@ void run_kquant_int8(const MatMulJob& j, ThreadPool& pool) {
 
 MatMulFn kquant_vnni_kernel(int32_t dtype) {
   switch (dtype) {
+    case TESSERA_DTYPE_Q3_K: return run_kquant_int8<IntQ3_K>;
     case TESSERA_DTYPE_Q4_K: return run_kquant_int8<IntQ4_K>;
     case TESSERA_DTYPE_Q5_K: return run_kquant_int8<IntQ5_K>;
     case TESSERA_DTYPE_Q6_K: return run_kquant_int8<IntQ6_K>;
