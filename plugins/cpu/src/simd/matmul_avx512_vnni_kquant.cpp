@@ -1,4 +1,4 @@
-// `kernels: vnni`: mat-vec (N <= 4) for Q3_K, Q4_K, Q5_K and Q6_K weights as
+// `kernels: vnni`: mat-vec (N <= 4) for Q2_K .. Q6_K weights as
 // integer dot products, the way llama.cpp computes these types: each
 // activation column is quantized once per call to Q8_K blocks (256 int8 with
 // one float scale, plus the sums of every 16 codes), then per 64 values of
@@ -7,7 +7,7 @@
 // times the sub-block scale of their lane, summed into int32) accumulate
 // the block's integer sum, and one float FMA per block adds d_w * d_x times
 // it. (vpdpbusd and a vpmulld by the lane scales is one instruction more
-// per 64 values and measured slower.) The offsets (Q4_K / Q5_K mins, Q3_K's
+// per 64 values and measured slower.) The offsets (Q2_K / Q4_K / Q5_K mins, Q3_K's
 // -4 and Q6_K's -32) use the activation sums instead of touching every
 // value. The float kernels expand each code to a float and spend one FMA
 // per 16 values.
@@ -148,9 +148,11 @@ struct KBlock {
   __m512i codes[4];
   __m512i scale[4];
   float d;
-  // Q4_K / Q5_K: the block sum is d * int - dmin * sum_g min_g * sum32_g.
+  // Q4_K / Q5_K: the block sum is d * int - dmin * sum_g min_g * sum32_g;
+  // Q2_K the same with its 16 mins and sum16.
   float dmin;
-  __m128i mins;  // 8 int16
+  __m128i mins;    // Q4_K / Q5_K: 8 int16
+  __m256i mins16;  // Q2_K: 16 int16
   // Q3_K / Q6_K: the block sum is d * (int - offset * sum_g scale_g *
   // sum16_g), offset 1 << T::kOffsetShift (4 and 32).
   __m256i scales16;  // 16 int16
@@ -242,6 +244,37 @@ struct IntQ6_K {
   }
 };
 
+// x = d * scale_u * q - dmin * min_u, q = 2 bits, groups of 16; scales[u]
+// holds scale_u (low nibble) and min_u (high). Per half h and quarter j:
+// value 128 h + 32 j + l has bits 2 j .. 2 j + 1 of qs[32 h + l].
+struct IntQ2_K {
+  static constexpr int kBytes = sizeof(BlockQ2_K);
+  static constexpr bool kMins = true;
+  static constexpr int kOffsetShift = -1;
+  static constexpr const int* kOrder = kNaturalOrder;
+  static constexpr int kUnits = 16;
+  static KBlock load(const std::byte* p) {
+    const auto& b = *reinterpret_cast<const BlockQ2_K*>(p);
+    KBlock k;
+    const __m128i sm = load128(b.scales), m4 = _mm_set1_epi8(0x0F);
+    const __m512i sc = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sm, m4)));
+    k.mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
+    const __m512i m3 = _mm512_set1_epi8(3);
+    #pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      // as Q3_K: bytes 0..31 quarter j = 2 (v % 2) of half v / 2, bytes 32..63 j + 1
+      const int h = v / 2, j = 2 * (v % 2);
+      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h)));
+      const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi64(2 * j), _mm256_set1_epi64x(2 * j + 2), 1);
+      k.codes[v] = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m3);
+      k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
+    }
+    k.d = half_to_float(b.d);
+    k.dmin = half_to_float(b.dmin);
+    return k;
+  }
+};
+
 // x = d * (scale_u - 32) * (q - 4), q = 2 bits of qs + 1 of hmask (the
 // stored bit set means no -4), groups of 16, 6-bit scales. Per half h
 // (values 128 h ..) and quarter j: value 128 h + 32 j + l has bits 2 j .. 2 j + 1
@@ -329,7 +362,14 @@ struct KRows {
             sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(k.codes[v], load512(xq + 64 * v)), k.scale[v]);
           const float dx = x[c].d[b];
           if constexpr (T::kMins) {
-            const __m128i mins = _mm_madd_epi16(k.mins, load128(x[c].sum32 + b * 8));
+            __m128i mins;
+            if constexpr (T::kUnits == 16) {  // Q2_K: 16 mins by the 16-sums
+              const __m256i m16 = _mm256_madd_epi16(
+                  k.mins16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[c].sum16 + b * 16)));
+              mins = _mm_add_epi32(_mm256_castsi256_si128(m16), _mm256_extracti128_si256(m16, 1));
+            } else {
+              mins = _mm_madd_epi16(k.mins, load128(x[c].sum32 + b * 8));
+            }
             accm[r][c] = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(k.dmin * dx), accm[r][c]);
           } else {
             const __m256i offset = _mm256_madd_epi16(
@@ -366,27 +406,29 @@ struct KRows {
 // sub-block the int dot is multiplied by its scale (vpmulld) into the
 // block's int sum, which starts at -128 * sum_u scale_u * sum(codes of u)
 // to take the +128 back out; per block one cvt and one FMA by d_w * d_x,
-// and for Q4_K / Q5_K the mins: 4 vpdpwssd of pairs of mins with the
-// columns' pairs of group sums, one cvt and one FNMADD by dmin_w * d_x.
+// and for Q2_K / Q4_K / Q5_K the mins: one vpdpwssd per pair of mins with
+// the columns' pairs of sub-block sums (4 pairs of 32-sums, Q2_K 8 of
+// 16-sums), one cvt and one FNMADD by dmin_w * d_x.
 // All integer sums are exact, so the result differs from the mat-vec's
 // only in the float summation order.
 
 struct PackedK {
   uint8_t* codes;   // [batch][group][K / 4][16][4], unsigned (code + 128)
   float* dx;        // [batch][group][blocks][16], 0 for padding columns
-  int16_t* sums;    // [batch][group][blocks][4 pairs][16][2]: sums of groups 2p, 2p + 1 (Q4_K / Q5_K)
+  int16_t* sums;    // [batch][group][blocks][pairs][16][2]: sums of sub-blocks 2p, 2p + 1 (types with mins)
+  int64_t pairs;    // sub-block pairs per block: kUnits / 2
   int64_t groups;   // column groups per batch
   int64_t blocks;   // per column
   uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kSuper * kPanelLanes; }
   uint64_t group_dx() const { return static_cast<uint64_t>(blocks) * kPanelLanes; }
-  uint64_t group_sums() const { return static_cast<uint64_t>(blocks) * 4 * kPanelLanes * 2; }
+  uint64_t group_sums() const { return static_cast<uint64_t>(blocks * pairs) * kPanelLanes * 2; }
 };
 
 // One weight row's block in a task's panel.
 struct RowMeta {
   float d, dmin;
   int32_t start;      // -128 * sum_u scale_u * sum(codes of u)
-  int32_t mins[4];    // Q4_K / Q5_K: (min of group 2p, of 2p + 1) as int16 pairs
+  int32_t mins[8];    // types with mins: (min of sub-block 2p, of 2p + 1) as int16 pairs
   int32_t scale[16];  // sub-block u's scale, u in code order (T::kUnits used)
 };
 
@@ -417,11 +459,13 @@ void pack_k_range(void* user, int64_t begin, int64_t end, int) {
     for (int64_t b = 0; b < a.blocks; ++b) {
       quantize_superblock(x + b * kSuper, pj.order, q, dx + b * kPanelLanes, sum16, sum32);
       store_panel_codes(q, kSuper, codes + b * kSuper * kPanelLanes);
-      if (sums != nullptr)
-        for (int p = 0; p < 4; ++p) {
-          sums[(b * 4 + p) * kPanelLanes * 2] = sum32[2 * p];
-          sums[(b * 4 + p) * kPanelLanes * 2 + 1] = sum32[2 * p + 1];
+      if (sums != nullptr) {
+        const int16_t* unit = a.pairs == 8 ? sum16 : sum32;  // per sub-block of 16 or 32 codes
+        for (int64_t p = 0; p < a.pairs; ++p) {
+          sums[(b * a.pairs + p) * kPanelLanes * 2] = unit[2 * p];
+          sums[(b * a.pairs + p) * kPanelLanes * 2 + 1] = unit[2 * p + 1];
         }
+      }
     }
   }
 }
@@ -449,7 +493,10 @@ void decode_panel_row(const std::byte* row, int64_t blocks, int8_t* codes, RowMe
     m.d = k.d;
     if constexpr (T::kMins) {
       m.dmin = k.dmin;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(m.mins), k.mins);
+      if constexpr (T::kUnits == 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(m.mins), k.mins16);
+      else
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(m.mins), k.mins);
     } else {
       m.dmin = 0.0f;
     }
@@ -495,12 +542,13 @@ inline void k_panel_tile(const int8_t* w, int64_t k, const RowMeta* meta, const 
     for (int r = 0; r < kPanelRows; ++r)
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[r]), _mm512_mul_ps(dx, _mm512_set1_ps(mb[r].d)), acc[r]);
     if constexpr (T::kMins) {
-      const int16_t* sb = xs + b * 4 * kPanelLanes * 2;
+      constexpr int kPairs = T::kUnits / 2;
+      const int16_t* sb = xs + b * kPairs * kPanelLanes * 2;
       #pragma GCC unroll 16
       for (int r = 0; r < kPanelRows; ++r) {
         __m512i mins = _mm512_setzero_si512();
-        #pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p)
+        #pragma GCC unroll 8
+        for (int p = 0; p < kPairs; ++p)
           mins = _mm512_dpwssd_epi32(mins, _mm512_load_si512(sb + p * kPanelLanes * 2), _mm512_set1_epi32(mb[r].mins[p]));
         acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(dx, _mm512_set1_ps(mb[r].dmin)), acc[r]);
       }
@@ -544,6 +592,7 @@ void run_k_panel(const MatMulJob& j, ThreadPool& pool) {
   pj.job = &j;
   pj.order = T::kOrder;
   pj.mins = T::kMins;
+  pj.act.pairs = T::kUnits / 2;
   pj.row_groups = (j.m + kPanelRows - 1) / kPanelRows;
   const int64_t batches = j.c2 * j.c3;
   pj.act.blocks = j.k / kSuper;
@@ -604,6 +653,7 @@ void run_kquant_int8(const MatMulJob& j, ThreadPool& pool) {
 
 MatMulFn kquant_vnni_kernel(int32_t dtype) {
   switch (dtype) {
+    case TESSERA_DTYPE_Q2_K: return run_kquant_int8<IntQ2_K>;
     case TESSERA_DTYPE_Q3_K: return run_kquant_int8<IntQ3_K>;
     case TESSERA_DTYPE_Q4_K: return run_kquant_int8<IntQ4_K>;
     case TESSERA_DTYPE_Q5_K: return run_kquant_int8<IntQ5_K>;
