@@ -107,20 +107,33 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
 
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 
-// Q4_K / Q5_K scales and mins (6 bits each, 12 bytes): the 8 group scales as
-// int16 (lanes 0..7 of the result, the rest 0); `mins` gets the 8 mins as
-// int16.
-inline __m512i k4_scales_mins(const uint8_t* s, __m128i& mins) {
-  uint32_t a, b, c;
-  __builtin_memcpy(&a, s, 4);
-  __builtin_memcpy(&b, s + 4, 4);
-  __builtin_memcpy(&c, s + 8, 4);
-  const uint64_t sc = (a & 0x3F3F3F3Fu) | static_cast<uint64_t>((c & 0x0F0F0F0Fu) | ((a >> 6) & 0x03030303u) << 4) << 32;
-  const uint64_t mn =
-      (b & 0x3F3F3F3Fu) | static_cast<uint64_t>(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4) << 32;
-  const __m128i both = _mm_set_epi64x(static_cast<long long>(mn), static_cast<long long>(sc));
+// Q4_K / Q5_K scales and mins (6 bits each, 12 bytes) as bytes: 0..7 the
+// scales, 8..15 the mins, unpacked in one 16-byte vector `block` that
+// starts 4 bytes before the 12 packed bytes (a Q4_K / Q5_K block starts
+// with d and dmin): bytes 4..7 (a) hold the low 6 bits of scales 0..3 and
+// in their top 2 bits the high bits of scales 4..7, bytes 8..11 (b) the
+// same for the mins, bytes 12..15 (c) the low 4 bits of scales 4..7 (low
+// nibbles) and of mins 4..7 (high nibbles). (Vector shuffles instead of
+// scalar shifts: the scalar unpack was 12% of the mat-vec.)
+inline __m128i k4_scale_min_bytes(__m128i block) {
+  const __m128i low6 = _mm_and_si128(block, _mm_set1_epi8(0x3F));
+  const __m128i top2 = _mm_and_si128(_mm_srli_epi16(block, 2), _mm_set1_epi8(0x30));  // bits 6-7 -> 4-5
+  const __m128i nib_lo = _mm_and_si128(block, _mm_set1_epi8(0x0F));
+  const __m128i nib_hi = _mm_and_si128(_mm_srli_epi16(block, 4), _mm_set1_epi8(0x0F));
+  constexpr char z = -128;  // pshufb: zero
+  const __m128i first = _mm_shuffle_epi8(low6, _mm_setr_epi8(4, 5, 6, 7, z, z, z, z, 8, 9, 10, 11, z, z, z, z));
+  const __m128i high = _mm_shuffle_epi8(top2, _mm_setr_epi8(z, z, z, z, 4, 5, 6, 7, z, z, z, z, 8, 9, 10, 11));
+  const __m128i lo4 = _mm_shuffle_epi8(nib_lo, _mm_setr_epi8(z, z, z, z, 12, 13, 14, 15, z, z, z, z, z, z, z, z));
+  const __m128i hi4 = _mm_shuffle_epi8(nib_hi, _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, z, z, 12, 13, 14, 15));
+  return _mm_or_si128(_mm_or_si128(first, high), _mm_or_si128(lo4, hi4));
+}
+
+// Q4_K / Q5_K: `mins` gets the 8 mins as int16; returns the 8 scale bytes
+// in every 128-bit lane, for kPairGroupBytes to spread to their codes.
+inline __m512i k4_scales_mins(const std::byte* block, __m128i& mins) {
+  const __m128i both = k4_scale_min_bytes(load128(block));
   mins = _mm_cvtepu8_epi16(_mm_srli_si128(both, 8));
-  return _mm512_zextsi128_si512(_mm_cvtepu8_epi16(both));
+  return _mm512_broadcast_i32x4(both);
 }
 
 // The group of int16 lane i (codes 2 i, 2 i + 1) of Q4_K / Q5_K code vector
@@ -138,8 +151,23 @@ struct GroupIndex {
       for (int i = 0; i < 32; ++i) lane[v][i] = F(v, i);
   }
 };
-constexpr GroupIndex<pair_group> kPairGroups16{};
 constexpr GroupIndex<quad_group> kQuadGroups16{};
+
+// The same as vpshufb controls on int8 scales in every 128-bit lane: the
+// scale's byte, then a zero byte (unsigned scales only: Q4_K / Q5_K).
+// (One vpshufb instead of a vpermw per 64 codes measured 4% faster.)
+template <int16_t (*F)(int, int)>
+struct GroupBytes {
+  alignas(64) int8_t byte[4][64];
+  constexpr GroupBytes() : byte{} {
+    for (int v = 0; v < 4; ++v)
+      for (int i = 0; i < 32; ++i) {
+        byte[v][2 * i] = static_cast<int8_t>(F(v, i));
+        byte[v][2 * i + 1] = -128;
+      }
+  }
+};
+constexpr GroupBytes<pair_group> kPairGroupBytes{};
 
 // One weight block decoded for every column: the 4 vectors of 64 unsigned
 // codes in the activation order, and per vector the int16 sub-block scale of
@@ -168,14 +196,14 @@ struct IntQ4_K {
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ4_K*>(p);
     KBlock k;
-    const __m512i sc = k4_scales_mins(b.scales, k.mins);
+    const __m512i scb = k4_scales_mins(p, k.mins);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int h = 0; h < 2; ++h) {
       const __m512i raw = load512(b.qs + 64 * h);
       k.codes[2 * h] = _mm512_and_si512(raw, m4);
       k.codes[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
     }
-    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kPairGroups16.lane[v]), sc);
+    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_shuffle_epi8(scb, _mm512_load_si512(kPairGroupBytes.byte[v]));
     k.d = half_to_float(b.d);
     k.dmin = half_to_float(b.dmin);
     return k;
@@ -192,7 +220,7 @@ struct IntQ5_K {
   static KBlock load(const std::byte* p) {
     const auto& b = *reinterpret_cast<const BlockQ5_K*>(p);
     KBlock k;
-    const __m512i sc = k4_scales_mins(b.scales, k.mins);
+    const __m512i scb = k4_scales_mins(p, k.mins);
     const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     for (int v = 0; v < 4; ++v) {
@@ -203,7 +231,7 @@ struct IntQ5_K {
       const __m512i raw = load512(b.qs + 64 * (v / 2));
       const __m512i low = _mm512_and_si512(v % 2 ? _mm512_srli_epi16(raw, 4) : raw, m4);
       k.codes[v] = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(qh, bit), low, sixteen);
-      k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kPairGroups16.lane[v]), sc);
+      k.scale[v] = _mm512_shuffle_epi8(scb, _mm512_load_si512(kPairGroupBytes.byte[v]));
     }
     k.d = half_to_float(b.d);
     k.dmin = half_to_float(b.dmin);
