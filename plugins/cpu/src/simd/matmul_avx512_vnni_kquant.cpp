@@ -272,9 +272,20 @@ struct IntQ6_K {
   }
 };
 
-// x = d * scale_u * q - dmin * min_u, q = 2 bits, groups of 16; scales[u]
-// holds scale_u (low nibble) and min_u (high). Per half h and quarter j:
-// value 128 h + 32 j + l has bits 2 j .. 2 j + 1 of qs[32 h + l].
+// Q2_K / Q3_K's 2-bit fields, in natural order: per half h (values 128 h
+// ..) and quarter j, value 128 h + 32 j + l is bits 2 j .. 2 j + 1 of
+// qs[32 h + l]. Code vector v holds quarter j = 2 (v % 2) of half v / 2 in
+// bytes 0..31 and quarter j + 1 in bytes 32..63; a 64-bit lane shift keeps
+// each byte's own bits 2 j .. 2 j + 1 in its low 2 bits.
+inline __m512i two_bit_codes(const uint8_t* qs, int v) {
+  const int h = v / 2, j = 2 * (v % 2);
+  const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * h)));
+  const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi64(2 * j), _mm256_set1_epi64x(2 * j + 2), 1);
+  return _mm512_and_si512(_mm512_srlv_epi64(raw, shift), _mm512_set1_epi8(3));
+}
+
+// x = d * scale_u * q - dmin * min_u, q = 2 bits (two_bit_codes), groups of
+// 16; scales[u] holds scale_u (low nibble) and min_u (high).
 struct IntQ2_K {
   static constexpr int kBytes = sizeof(BlockQ2_K);
   static constexpr bool kMins = true;
@@ -287,14 +298,9 @@ struct IntQ2_K {
     const __m128i sm = load128(b.scales), m4 = _mm_set1_epi8(0x0F);
     const __m512i sc = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sm, m4)));
     k.mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
-    const __m512i m3 = _mm512_set1_epi8(3);
     #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
-      // as Q3_K: bytes 0..31 quarter j = 2 (v % 2) of half v / 2, bytes 32..63 j + 1
-      const int h = v / 2, j = 2 * (v % 2);
-      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h)));
-      const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi64(2 * j), _mm256_set1_epi64x(2 * j + 2), 1);
-      k.codes[v] = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m3);
+      k.codes[v] = two_bit_codes(b.qs, v);
       k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
     }
     k.d = half_to_float(b.d);
@@ -303,10 +309,9 @@ struct IntQ2_K {
   }
 };
 
-// x = d * (scale_u - 32) * (q - 4), q = 2 bits of qs + 1 of hmask (the
-// stored bit set means no -4), groups of 16, 6-bit scales. Per half h
-// (values 128 h ..) and quarter j: value 128 h + 32 j + l has bits 2 j .. 2 j + 1
-// of qs[32 h + l] and bit 4 h + j of hmask[l]. Scales: low 4 bits of
+// x = d * (scale_u - 32) * (q - 4), q = 2 bits of qs (two_bit_codes) + 1 of
+// hmask (the stored bit set means no -4), groups of 16, 6-bit scales. Value
+// 128 h + 32 j + l has bit 4 h + j of hmask[l]. Scales: low 4 bits of
 // scales[u] (u < 8, low nibble) / scales[u - 8] (high nibble); high 2 bits
 // are bits 2 (u / 4) and 2 (u / 4) + 1 of scales[8 + u % 4].
 struct IntQ3_K {
@@ -332,16 +337,11 @@ struct IntQ3_K {
     k.scales16 = _mm256_cvtepi8_epi16(sc8);
     const __m512i sc = _mm512_zextsi256_si512(k.scales16);
     const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask)));
-    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    const __m512i four = _mm512_set1_epi8(4);
     #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
-      // bytes 0..31: quarter j = 2 (v % 2) of half v / 2, bytes 32..63: j + 1;
-      // a 64-bit lane shift keeps each byte's own bits 2 j .. 2 j + 1 in
-      // its low 2 bits
-      const int h = v / 2, j = 2 * (v % 2);
-      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h)));
-      const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi64(2 * j), _mm256_set1_epi64x(2 * j + 2), 1);
-      const __m512i low = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m3);
+      const int h = v / 2, j = 2 * (v % 2);  // as two_bit_codes
+      const __m512i low = two_bit_codes(b.qs, v);
       const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (4 * h + j))),
                                              _mm256_set1_epi8(static_cast<char>(1 << (4 * h + j + 1))), 1);
       k.codes[v] = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hm, bit), low, four);
