@@ -198,11 +198,13 @@ struct IntQ4_K {
     KBlock k;
     const __m512i scb = k4_scales_mins(p, k.mins);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    #pragma GCC unroll 4
     for (int h = 0; h < 2; ++h) {
       const __m512i raw = load512(b.qs + 64 * h);
       k.codes[2 * h] = _mm512_and_si512(raw, m4);
       k.codes[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
     }
+    #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_shuffle_epi8(scb, _mm512_load_si512(kPairGroupBytes.byte[v]));
     k.d = half_to_float(b.d);
     k.dmin = half_to_float(b.dmin);
@@ -223,6 +225,7 @@ struct IntQ5_K {
     const __m512i scb = k4_scales_mins(p, k.mins);
     const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
       // bytes 0..31: group g = 4 (v / 2) + v % 2 (bit g), bytes 32..63: g + 2
       const int g = 4 * (v / 2) + v % 2;
@@ -257,6 +260,7 @@ struct IntQ6_K {
     k.scales16 = _mm256_cvtepi8_epi16(sc8);
     const __m512i sc = _mm512_zextsi256_si512(k.scales16);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    #pragma GCC unroll 4
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = load512(b.ql + 64 * h);
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
@@ -266,6 +270,7 @@ struct IntQ6_K {
       k.codes[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(hi, 4), m30));
       k.codes[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hi, m30));
     }
+    #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
     k.d = half_to_float(b.d);
     return k;
