@@ -166,7 +166,7 @@ TEST_P(cpu_matmul_vnni, PrefillIsBitIdenticalAcrossThreadCounts) {
 // (the K-quant ones are in test_cpu_matmul_vnni_kquant.cpp).
 TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
   SKIP_WITHOUT_KERNELS("vnni");
-  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_IQ4_XS, TESSERA_DTYPE_F16}) {
+  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_IQ4_NL, TESSERA_DTYPE_F16}) {
     const MatMulCase c{dtype, 512, 9, 1};
     const auto w = random_weights(dtype, c.k, c.m, 3);
     const auto x = random_floats(static_cast<size_t>(c.k), 4);

@@ -1,4 +1,4 @@
-// `kernels: vnni`: Q2_K / Q3_K / Q4_K / Q5_K / Q6_K mat-vec (N <= 4) on activations
+// `kernels: vnni`: Q2_K .. Q6_K and IQ4_XS mat-vec (N <= 4) on activations
 // quantized to Q8_K blocks, as llama.cpp computes these types. Skipped, with
 // the reason, on CPUs without AVX512_VNNI.
 //
@@ -169,7 +169,8 @@ TEST_P(cpu_matmul_vnni_kquant, PrefillAgreesWithMatVecPerColumn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Int8Dot, cpu_matmul_vnni_kquant,
-                         ::testing::Values(TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K, TESSERA_DTYPE_Q6_K),
+                         ::testing::Values(TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K,
+                                           TESSERA_DTYPE_Q6_K, TESSERA_DTYPE_IQ4_XS),
                          [](const ::testing::TestParamInfo<int32_t>& p) { return dtype_name(p.param); });
 
 }  // namespace

@@ -14,7 +14,7 @@ std::string Kernels::describe() const {
   if (path == KernelPath::scalar) return "scalar";
   std::string s = "avx512";
   if (bf16_dot) s += " (bf16 dot)";
-  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0/Q2_K..Q6_K/GPTQ";
+  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q8_0/Q2_K..Q6_K/IQ4_XS/GPTQ";
   return s;
 }
 
@@ -55,7 +55,7 @@ Kernels select_kernels(const std::string& request, const std::string& where) {
                                                       "(vpdpbusd), which this machine lacks; use auto or avx512");
   k.path = KernelPath::avx512;
   k.bf16_dot = cpu_features().avx512bf16;
-  // auto takes the int8 Q4_0 / Q8_0 / Q2_K .. Q6_K kernels where the
+  // auto takes the int8 Q4_0 / Q8_0 / Q2_K .. Q6_K / IQ4_XS kernels where the
   // CPU has VNNI: their activations are Q8_0 / Q8_K blocks, exactly as
   // llama.cpp computes these types (its reference logits are closer to them
   // than to float activations);

@@ -1,4 +1,4 @@
-// `kernels: vnni`: mat-vec (N <= 4) for Q2_K .. Q6_K weights as
+// `kernels: vnni`: mat-vec (N <= 4) for Q2_K .. Q6_K and IQ4_XS weights as
 // integer dot products, the way llama.cpp computes these types: each
 // activation column is quantized once per call to Q8_K blocks (256 int8 with
 // one float scale, plus the sums of every 16 codes), then per 64 values of
@@ -152,6 +152,9 @@ struct GroupIndex {
   }
 };
 constexpr GroupIndex<quad_group> kQuadGroups16{};
+// int16 lane i of IQ4_XS code vector v (values 64 v + 2 i, + 1): group 2 v + i / 16.
+constexpr int16_t natural_pair_group(int v, int i) { return static_cast<int16_t>(2 * v + i / 16); }
+constexpr GroupIndex<natural_pair_group> kNaturalPairGroups16{};
 
 // The same as vpshufb controls on int8 scales in every 128-bit lane: the
 // scale's byte, then a zero byte (unsigned scales only: Q4_K / Q5_K).
@@ -181,6 +184,10 @@ struct KBlock {
   float dmin;
   __m128i mins;    // Q4_K / Q5_K: 8 int16
   __m256i mins16;  // Q2_K: 16 int16
+  // IQ4_XS: codes holds |value| and `negative` the lanes whose value is < 0
+  // (vpmaddubsw multiplies unsigned by signed: the sign moves to the
+  // activation).
+  __mmask64 negative[4];
   // Q3_K / Q6_K: the block sum is d * (int - offset * sum_g scale_g *
   // sum16_g), offset 1 << T::kOffsetShift (4 and 32).
   __m256i scales16;  // 16 int16
@@ -191,6 +198,7 @@ struct IntQ4_K {
   static constexpr int kBytes = sizeof(BlockQ4_K);
   static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;  // no offset: the mins instead
+  static constexpr bool kSignedCodes = false;
   static constexpr const int* kOrder = kPairOrder;
   static constexpr int kUnits = 8;  // sub-blocks (one scale each) per block
   static KBlock load(const std::byte* p) {
@@ -217,6 +225,7 @@ struct IntQ5_K {
   static constexpr int kBytes = sizeof(BlockQ5_K);
   static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;
+  static constexpr bool kSignedCodes = false;
   static constexpr const int* kOrder = kPairOrder;
   static constexpr int kUnits = 8;
   static KBlock load(const std::byte* p) {
@@ -251,6 +260,7 @@ struct IntQ6_K {
   static constexpr int kBytes = sizeof(BlockQ6_K);
   static constexpr bool kMins = false;
   static constexpr int kOffsetShift = 5;  // codes are q - 32
+  static constexpr bool kSignedCodes = false;
   static constexpr const int* kOrder = kNaturalOrder;
   static constexpr int kUnits = 16;
   static KBlock load(const std::byte* p) {
@@ -295,6 +305,7 @@ struct IntQ2_K {
   static constexpr int kBytes = sizeof(BlockQ2_K);
   static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;
+  static constexpr bool kSignedCodes = false;
   static constexpr const int* kOrder = kNaturalOrder;
   static constexpr int kUnits = 16;
   static KBlock load(const std::byte* p) {
@@ -323,6 +334,7 @@ struct IntQ3_K {
   static constexpr int kBytes = sizeof(BlockQ3_K);
   static constexpr bool kMins = false;
   static constexpr int kOffsetShift = 2;  // codes are q - 4
+  static constexpr bool kSignedCodes = false;
   static constexpr const int* kOrder = kNaturalOrder;
   static constexpr int kUnits = 16;
   static KBlock load(const std::byte* p) {
@@ -352,6 +364,52 @@ struct IntQ3_K {
       k.codes[v] = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hm, bit), low, four);
       k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kQuadGroups16.lane[v]), sc);
     }
+    k.d = half_to_float(b.d);
+    return k;
+  }
+};
+
+// x = d * (scale_u - 32) * kIq4nlValues[q], groups of 32: 6-bit scales,
+// low 4 bits in the nibbles of scales_l (group u: byte u / 2, nibble u % 2),
+// high 2 bits in bits 2 u, 2 u + 1 of scales_h; each group's 16 qs bytes
+// hold values 0..15 (low nibbles) and 16..31 (high). The code book is a
+// vpshufb table; the nibble vectors of 4 groups are interleaved back into
+// value order (vpermt2q), so the activations keep the natural order.
+struct IntIQ4_XS {
+  static constexpr int kBytes = sizeof(BlockIQ4_XS);
+  static constexpr bool kMins = false;
+  static constexpr int kOffsetShift = -1;  // no offset: signed codes
+  static constexpr bool kSignedCodes = true;
+  static constexpr const int* kOrder = kNaturalOrder;
+  static constexpr int kUnits = 8;
+  static KBlock load(const std::byte* p) {
+    const auto& b = *reinterpret_cast<const BlockIQ4_XS*>(p);
+    KBlock k;
+    uint32_t low;
+    __builtin_memcpy(&low, b.scales_l, 4);
+    const __m128i l = _mm_cvtsi32_si128(static_cast<int>(low)), m4 = _mm_set1_epi8(0x0F);
+    const __m128i nibbles = _mm_unpacklo_epi8(_mm_and_si128(l, m4), _mm_and_si128(_mm_srli_epi16(l, 4), m4));
+    const __m128i high = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16(static_cast<short>(b.scales_h)),
+                                                      _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
+                                       _mm_set1_epi16(3));
+    const __m128i ls = _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(nibbles), _mm_slli_epi16(high, 4)), _mm_set1_epi16(32));
+    const __m512i sc = _mm512_zextsi128_si512(ls);
+    const __m512i book = _mm512_broadcast_i32x4(load128(kIq4nlValues)), m4z = _mm512_set1_epi8(0x0F);
+    // 64-bit lanes: low nibbles of groups 0, 1 then high nibbles of them / of groups 2, 3
+    const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    #pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512i raw = load512(b.qs + 64 * h);
+      const __m512i lo = _mm512_shuffle_epi8(book, _mm512_and_si512(raw, m4z));
+      const __m512i hi = _mm512_shuffle_epi8(book, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4z));
+      const __m512i v0 = _mm512_permutex2var_epi64(lo, first, hi), v1 = _mm512_permutex2var_epi64(lo, second, hi);
+      k.negative[2 * h] = _mm512_movepi8_mask(v0);
+      k.negative[2 * h + 1] = _mm512_movepi8_mask(v1);
+      k.codes[2 * h] = _mm512_abs_epi8(v0);
+      k.codes[2 * h + 1] = _mm512_abs_epi8(v1);
+    }
+    #pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) k.scale[v] = _mm512_permutexvar_epi16(_mm512_load_si512(kNaturalPairGroups16.lane[v]), sc);
     k.d = half_to_float(b.d);
     return k;
   }
@@ -391,8 +449,11 @@ struct KRows {
           __m512i sum = _mm512_setzero_si512();
           // |code pair sums| <= 2 * 63 * 127: no vpmaddubsw saturation
           #pragma GCC unroll 4
-          for (int v = 0; v < 4; ++v)
-            sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(k.codes[v], load512(xq + 64 * v)), k.scale[v]);
+          for (int v = 0; v < 4; ++v) {
+            __m512i xv = load512(xq + 64 * v);
+            if constexpr (T::kSignedCodes) xv = _mm512_mask_sub_epi8(xv, k.negative[v], _mm512_setzero_si512(), xv);
+            sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(k.codes[v], xv), k.scale[v]);
+          }
           const float dx = x[c].d[b];
           if constexpr (T::kMins) {
             __m128i mins;
@@ -404,7 +465,7 @@ struct KRows {
               mins = _mm_madd_epi16(k.mins, load128(x[c].sum32 + b * 8));
             }
             accm[r][c] = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(k.dmin * dx), accm[r][c]);
-          } else {
+          } else if constexpr (T::kOffsetShift >= 0) {
             const __m256i offset = _mm256_madd_epi16(
                 k.scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[c].sum16 + b * 16)));
             sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(_mm256_slli_epi32(offset, T::kOffsetShift)));
@@ -508,14 +569,15 @@ template <class T>
 void decode_panel_row(const std::byte* row, int64_t blocks, int8_t* codes, RowMeta* meta) {
   constexpr int kPerVector = T::kUnits / 4;         // sub-blocks per 64 codes
   constexpr int kLaneStep = 32 / kPerVector;        // int16 lanes per sub-block
-  const __m512i ones = _mm512_set1_epi8(1), offset = _mm512_set1_epi8(T::kMins ? 0 : 1 << T::kOffsetShift);
+  const __m512i ones = _mm512_set1_epi8(1), offset = _mm512_set1_epi8(T::kOffsetShift >= 0 ? 1 << T::kOffsetShift : 0);
   for (int64_t b = 0; b < blocks; ++b) {
     const KBlock k = T::load(row + static_cast<uint64_t>(b) * T::kBytes);
     RowMeta& m = meta[b * kPanelRows];
     __m512i weighted = _mm512_setzero_si512();
     alignas(64) int16_t scales[4][32];
     for (int v = 0; v < 4; ++v) {
-      const __m512i c = _mm512_sub_epi8(k.codes[v], offset);
+      const __m512i c = T::kSignedCodes ? _mm512_mask_sub_epi8(k.codes[v], k.negative[v], _mm512_setzero_si512(), k.codes[v])
+                                        : _mm512_sub_epi8(k.codes[v], offset);
       _mm512_storeu_si512(codes + b * kSuper + 64 * v, c);
       // pairs of codes summed (vpmaddubsw by 1), times their scale
       weighted = _mm512_add_epi32(weighted, _mm512_madd_epi16(_mm512_maddubs_epi16(ones, c), k.scale[v]));
@@ -691,6 +753,7 @@ MatMulFn kquant_vnni_kernel(int32_t dtype) {
     case TESSERA_DTYPE_Q4_K: return run_kquant_int8<IntQ4_K>;
     case TESSERA_DTYPE_Q5_K: return run_kquant_int8<IntQ5_K>;
     case TESSERA_DTYPE_Q6_K: return run_kquant_int8<IntQ6_K>;
+    case TESSERA_DTYPE_IQ4_XS: return run_kquant_int8<IntIQ4_XS>;
     default: return nullptr;
   }
 }
