@@ -7,10 +7,11 @@
 // times the sub-block scale of their lane, summed into int32) accumulate
 // the block's integer sum, and one float FMA per block adds d_w * d_x times
 // it. (vpdpbusd and a vpmulld by the lane scales is one instruction more
-// per 64 values and measured slower.) The offsets (Q2_K / Q4_K / Q5_K mins, Q3_K's
-// -4 and Q6_K's -32) use the activation sums instead of touching every
-// value. The float kernels expand each code to a float and spend one FMA
-// per 16 values.
+// per 64 values and measured slower.) The offsets (Q2_K / Q4_K / Q5_K
+// mins, Q3_K's -4 and Q6_K's -32) use the activation sums instead of
+// touching every value. IQ4_XS's code book values are signed: the sign
+// moves to the activation byte. The float kernels expand each code to a
+// float and spend one FMA per 16 values.
 // N > 4 (prefill) runs int8 panels of 16 columns (see "prefill" below).
 //
 // Activation quantization (llama.cpp's Q8_K; the test reimplements it from
@@ -447,7 +448,8 @@ struct KRows {
         for (int c = 0; c < RN; ++c) {
           const int8_t* xq = x[c].q + b * kSuper;
           __m512i sum = _mm512_setzero_si512();
-          // |code pair sums| <= 2 * 63 * 127: no vpmaddubsw saturation
+          // |code pair sums| <= 2 * 127 * 127 (IQ4_XS |values|; K-quant
+          // codes <= 63): no vpmaddubsw saturation
           #pragma GCC unroll 4
           for (int v = 0; v < 4; ++v) {
             __m512i xv = load512(xq + 64 * v);
@@ -494,10 +496,10 @@ struct KRows {
 // activation column, packed once per call as [K / 4][16 columns][4 bytes]
 // (its Q8_K codes + 128, in T::kOrder), so one vpdpbusd multiplies 4 codes
 // of 16 columns by 4 weight codes of one row broadcast from memory. A task
-// decodes its 8 weight rows once to signed bytes (Q4_K / Q5_K codes, Q6_K
-// codes - 32, Q3_K codes - 4, in the same order) and, per block and row,
-// the sub-block scales in code order, d, dmin, the mins and the start value. Per
-// sub-block the int dot is multiplied by its scale (vpmulld) into the
+// decodes its 8 weight rows once to signed bytes (Q2_K / Q4_K / Q5_K codes,
+// Q6_K codes - 32, Q3_K codes - 4, IQ4_XS code book values, in the same
+// order) and, per block and row, the sub-block scales in code order, d,
+// dmin, the mins and the start value. Per sub-block the int dot is multiplied by its scale (vpmulld) into the
 // block's int sum, which starts at -128 * sum_u scale_u * sum(codes of u)
 // to take the +128 back out; per block one cvt and one FMA by d_w * d_x,
 // and for Q2_K / Q4_K / Q5_K the mins: one vpdpwssd per pair of mins with
