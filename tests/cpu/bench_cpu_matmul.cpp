@@ -1,6 +1,6 @@
 // Mat-vec (N = 1) and prefill (N = 64) MUL_MAT throughput of the cpu plugin,
-// scalar reference vs avx512 (and vnni: int8 activations; Q4_0 / Q8_0 mat-vec
-// and prefill, Q2_K .. Q6_K and IQ4_XS mat-vec and prefill)
+// scalar reference vs avx512 (and vnni: int8 activations; mat-vec and prefill
+// of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K .. Q6_K and IQ4_XS)
 // kernels on 1 and 2 threads, plus a plain
 // memcpy as the machine's memory bandwidth yardstick. Not a test: run
 //   build/bin/bench_cpu_matmul            (everything)
@@ -89,14 +89,18 @@ int main(int argc, char** argv) {
   };
   std::vector<Shape> shapes = {{4096, 4096}};
   if (!quick) shapes.push_back({11008, 4096});
-  for (int32_t dtype : {TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K,
+  for (int32_t dtype : {TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_Q5_1,
+                        TESSERA_DTYPE_IQ4_NL, TESSERA_DTYPE_Q2_K, TESSERA_DTYPE_Q3_K, TESSERA_DTYPE_Q4_K, TESSERA_DTYPE_Q5_K,
                         TESSERA_DTYPE_Q6_K, TESSERA_DTYPE_IQ4_XS, TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_F16})
     for (const Shape& s : shapes) {
       const bool kquant = dtype == TESSERA_DTYPE_Q2_K || dtype == TESSERA_DTYPE_Q3_K || dtype == TESSERA_DTYPE_Q4_K ||
                           dtype == TESSERA_DTYPE_Q5_K || dtype == TESSERA_DTYPE_Q6_K || dtype == TESSERA_DTYPE_IQ4_XS;
-      const bool int8_type = kquant || dtype == TESSERA_DTYPE_Q4_0 || dtype == TESSERA_DTYPE_Q8_0;
-      // Q2_K, Q3_K, Q5_K, Q6_K and IQ4_XS: only with --vnni (the full run keeps its old rows).
-      if (!vnni_only && kquant && dtype != TESSERA_DTYPE_Q4_K) continue;
+      const bool legacy = dtype == TESSERA_DTYPE_Q4_1 || dtype == TESSERA_DTYPE_Q5_0 || dtype == TESSERA_DTYPE_Q5_1 ||
+                          dtype == TESSERA_DTYPE_IQ4_NL;
+      const bool int8_type = kquant || legacy || dtype == TESSERA_DTYPE_Q4_0 || dtype == TESSERA_DTYPE_Q8_0;
+      // Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K, Q6_K and IQ4_XS: only
+      // with --vnni (the full run keeps its old rows).
+      if (!vnni_only && (legacy || (kquant && dtype != TESSERA_DTYPE_Q4_K))) continue;
       if (vnni_only && !int8_type) continue;
       if (!only_type.empty() && dtype_name(dtype) != only_type) continue;
       const auto w = bench_weights(dtype, s.k, s.m);

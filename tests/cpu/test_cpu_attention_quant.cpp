@@ -180,8 +180,8 @@ TEST_P(cpu_quantized, MulMatAndGetRowsDecodeEveryBlock) {
   const int32_t dtype = GetParam();
   // Float activations (kernels: avx512, or the scalar path without
   // AVX-512), so the float reference below holds; the int8 kernels that
-  // `auto` picks for Q4_0 / Q8_0 on VNNI CPUs are tested in
-  // test_cpu_matmul_vnni.cpp against their own reference.
+  // `auto` picks on VNNI CPUs are tested in test_cpu_matmul_vnni*.cpp
+  // against their own reference.
   Backend b(yaml_for(kernels_unavailable("avx512").empty() ? "avx512" : "scalar", 2));
   const int64_t k = 512, m = 6, n = 3;
   const auto w = random_values(static_cast<size_t>(k * m), 11);

@@ -1,9 +1,11 @@
-// `kernels: vnni`: Q4_0 / Q8_0 mat-vec (N <= 4) and int8 panels (N > 4) on
-// int8-quantized activations. Skipped, with the reason, on CPUs without AVX512_VNNI.
+// `kernels: vnni`: mat-vec (N <= 4) and int8 panels (N > 4) on int8-quantized
+// activations for the 32-value block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+// IQ4_NL). Skipped, with the reason, on CPUs without AVX512_VNNI.
 //
 // Two references:
 // (a) tight: the same math in double. The weights come from the SDK
-//     dequantizer (exact: d_w times a small integer), the activations from the
+//     dequantizer (d_w times a small integer, or a code book value, plus m_w
+//     for Q4_1 / Q5_1), the activations from the
 //     quantizer below, written from the spec (blocks of 32, amax = max |x|,
 //     d = amax / 127 in float, id = d != 0 ? 1 / d : 0, q = round half away
 //     from zero of x * id). The kernel sums exact block integer dots times the
@@ -45,12 +47,13 @@ std::vector<double> quantized_activations(const std::vector<float>& x) {
 
 // Weights [k, m] (one batch), activations [k, n, c2] -> dst [m, n, c2].
 // `x` replaces the random activations; the loose check (b) assumes random
-// rounding errors, so crafted activations skip it.
-void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x = {}) {
+// rounding errors, so crafted activations skip it. `w` replaces the
+// quantized random weights.
+void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x = {}, std::vector<uint8_t> w = {}) {
   const bool loose = x.empty();
   SCOPED_TRACE(dtype_name(c.dtype) + " K=" + std::to_string(c.k) + " M=" + std::to_string(c.m) +
                " N=" + std::to_string(c.n) + " c2=" + std::to_string(c.c2) + " threads=" + std::to_string(threads));
-  const auto w = random_weights(c.dtype, c.k, c.m, seed);
+  if (w.empty()) w = random_weights(c.dtype, c.k, c.m, seed);
   if (x.empty()) x = random_floats(static_cast<size_t>(c.k * c.n * c.c2), seed + 1);
   std::vector<float> wf(static_cast<size_t>(c.k * c.m));
   for (int64_t m = 0; m < c.m; ++m)
@@ -152,6 +155,33 @@ TEST_P(cpu_matmul_vnni, ActivationTiesRoundAwayFromZero) {
   }
 }
 
+// Weight blocks of random bytes, so every code of every position occurs
+// (both ends of IQ4_NL's code book, every Q5 high-bit pattern, Q8_0's -128),
+// with the scale (and Q4_1 / Q5_1's min) set to a random small f16 in
+// front: mat-vec and prefill against the same references.
+TEST_P(cpu_matmul_vnni, RandomCodeBytesMatch) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  const int32_t dtype = GetParam();
+  const uint64_t block_bytes = tessera_dtype_info(dtype).block_bytes;
+  const bool has_min = dtype == TESSERA_DTYPE_Q4_1 || dtype == TESSERA_DTYPE_Q5_1;
+  for (int64_t n : {1, 2, 5, 17}) {
+    const MatMulCase c{dtype, 512, 21, n};
+    std::mt19937 rng(static_cast<uint32_t>(n + 31));
+    std::vector<uint8_t> w(row_bytes(dtype, c.k) * static_cast<uint64_t>(c.m));
+    for (uint8_t& byte : w) byte = static_cast<uint8_t>(rng());
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f), min(-0.5f, 0.1f);
+    const auto put_half = [&](uint64_t at, float v) {
+      const uint16_t h = tessera::quant::f32_to_f16(v);
+      std::memcpy(&w[at], &h, sizeof h);
+    };
+    for (uint64_t at = 0; at < w.size(); at += block_bytes) {
+      put_half(at, scale(rng));
+      if (has_min) put_half(at + 2, min(rng));
+    }
+    check(c, 2, static_cast<uint32_t>(n + 700), {}, w);
+  }
+}
+
 TEST_P(cpu_matmul_vnni, PrefillMatchesInt8ReferenceWithBatches) {
   SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t n : {5, 20}) check({GetParam(), 256, 13, n, 1, 3}, 2, static_cast<uint32_t>(n + 199));
@@ -162,11 +192,11 @@ TEST_P(cpu_matmul_vnni, PrefillIsBitIdenticalAcrossThreadCounts) {
   expect_same_on_1_and_2_threads({GetParam(), 1024, 67, 23}, 15);
 }
 
-// Types without int8 kernels are the avx512 kernels under `kernels: vnni`
-// (the K-quant ones are in test_cpu_matmul_vnni_kquant.cpp).
+// Types without int8 kernels (the float ones) are the avx512 kernels under
+// `kernels: vnni` (the K-quant ones are in test_cpu_matmul_vnni_kquant.cpp).
 TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
   SKIP_WITHOUT_KERNELS("vnni");
-  for (int32_t dtype : {TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_IQ4_NL, TESSERA_DTYPE_F16}) {
+  for (int32_t dtype : {TESSERA_DTYPE_F16, TESSERA_DTYPE_F32}) {
     const MatMulCase c{dtype, 512, 9, 1};
     const auto w = random_weights(dtype, c.k, c.m, 3);
     const auto x = random_floats(static_cast<size_t>(c.k), 4);
@@ -175,7 +205,9 @@ TEST(cpu_matmul_vnni_other, OtherDtypesAreTheAvx512Path) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Int8Dot, cpu_matmul_vnni, ::testing::Values(TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q8_0),
+INSTANTIATE_TEST_SUITE_P(Int8Dot, cpu_matmul_vnni,
+                         ::testing::Values(TESSERA_DTYPE_Q4_0, TESSERA_DTYPE_Q4_1, TESSERA_DTYPE_Q5_0, TESSERA_DTYPE_Q5_1,
+                                           TESSERA_DTYPE_Q8_0, TESSERA_DTYPE_IQ4_NL),
                          [](const ::testing::TestParamInfo<int32_t>& p) { return dtype_name(p.param); });
 
 // Without VNNI the value is refused with a message naming the feature.

@@ -36,7 +36,7 @@ struct Loaded {
 };
 
 // `kernels`: the cpu plugin's kernel choice; "vnni" (int8 activations, as
-// llama.cpp's Q4_0 / Q8_0 dot products) is only created where the CPU has it.
+// llama.cpp's dot products for quantized weights) is only created where the CPU has it.
 std::unique_ptr<Loaded> load(const fs::path& model, const fs::path& dir, const std::string& kernels = "auto") {
   auto loaded = std::make_unique<Loaded>();
   const fs::path file = dir / "pipeline.yaml";

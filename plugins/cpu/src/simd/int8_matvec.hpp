@@ -1,6 +1,6 @@
 // The int8 mat-vec driver (N <= kFusedMaxN) of the VNNI kernels for
 // row-major block types, and the task split and output stores of their
-// prefill panels: Q4_0 / Q8_0 (matmul_avx512_vnni.cpp) and the K-quants
+// prefill panels: the 32-value block types (matmul_avx512_vnni.cpp) and the K-quants
 // (matmul_avx512_vnni_kquant.cpp). Include only from files compiled with the
 // AVX-512 and VNNI flags; everything here has internal linkage.
 //

@@ -15,7 +15,7 @@ enum class KernelPath { scalar, avx512 };
 struct Kernels {
   KernelPath path = KernelPath::scalar;
   bool bf16_dot = false;  // BF16 weights via vdpbf16ps (AVX512_BF16)
-  bool int8_dot = false;  // `vnni`: Q4_0 / Q8_0 / K-quant / GPTQ mat-vec on int8 activations (AVX512_VNNI)
+  bool int8_dot = false;  // `vnni`: 32-value block types, K-quants, GPTQ on int8 activations (AVX512_VNNI)
   // "avx512 (bf16 dot)" / "scalar": for logs and messages.
   std::string describe() const;
 };

@@ -1,5 +1,5 @@
-// `kernels: vnni`: mat-vec (N <= 4 columns) for Q4_0 and Q8_0 weights as
-// integer dot products. The activation columns are quantized once per call
+// `kernels: vnni`: mat-vec (N <= 4 columns) for the 32-value block types
+// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) as integer dot products. The activation columns are quantized once per call
 // to blocks of 32 int8 with one float scale (see quantize_block), then each
 // weight block's dot product with them is one vpdpbusd (AVX512_VNNI, 256-bit)
 // and the float sum gets d_w * d_x * int_dot per block: fewer instructions
@@ -8,6 +8,9 @@
 // panels (see "prefill" below). Results differ from the float kernels by the
 // activation rounding (~0.4% of the output's term scale), as llama.cpp's
 // Q4_0 / Q8_0 dot products (q8_0 activations) do.
+//
+// Q4_1 and Q5_1 (x = d * q + m) add m * d_x * sum(x codes) per block, the
+// sum kept per activation block as llama.cpp's q8_1 blocks keep it.
 //
 // Activation quantization (the test reimplements this from the same words):
 // per block of 32 values x, amax = max |x|, d = amax / 127 (float),
@@ -49,6 +52,7 @@ constexpr int64_t kPrefetchBlocks = 256;
 struct QuantColumn {
   const int8_t* q;
   const float* d;
+  const float* s;         // per block d * sum(codes), set for Q4_1 / Q5_1
   const int32_t* minus8;  // [blocks][8], set for blocks >= groups * 8
   const int8_t* q8;     // [groups][256]
   const int32_t* m8;    // [groups][16]
@@ -60,6 +64,7 @@ constexpr int64_t kGroupBlocks = 8;
 struct Activations {
   int8_t* q;
   float* d;
+  float* s;  // nullptr unless the weights have a min (Q4_1, Q5_1)
   int32_t* minus8;
   int8_t* q8;
   int32_t* m8;
@@ -68,7 +73,8 @@ struct Activations {
   int64_t columns;  // n * c2 * c3
   int64_t groups() const { return blocks / kGroupBlocks; }
   QuantColumn column(int64_t i) const {
-    QuantColumn c{q + i * blocks * kBlock, d + i * blocks, nullptr, nullptr, nullptr, nullptr};
+    QuantColumn c{q + i * blocks * kBlock, d + i * blocks, s != nullptr ? s + i * blocks : nullptr,
+                  nullptr, nullptr, nullptr, nullptr};
     if (q8 != nullptr) {  // Q4_0
       const int64_t g = groups();
       c.minus8 = minus8 + i * blocks * 8;
@@ -102,6 +108,16 @@ void quantize_block(const float* x, int8_t* q, float* d_out) {
   // exactly llama.cpp's q8_0 rows (measured: the stories Q4_0 model's
   // logits move 0.19 -> 0.14 at most from llama.cpp's with it).
   *d_out = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+}
+
+// The sum of a block's 32 signed codes.
+inline int32_t block_sum(const int8_t* q) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  // sum of signed bytes: vpdpbusd with all-ones unsigned operand
+  const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
+  const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
 }
 
 // The mat-vec's Q4_0 correction: per lane of 4 codes, -8 * their sum.
@@ -142,6 +158,10 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
     int8_t* q = jb.act.q + u * jb.act.blocks * kBlock;
     float* d = jb.act.d + u * jb.act.blocks;
     for (int64_t b = 0; b < jb.act.blocks; ++b) quantize_block(x + b * kBlock, q + b * kBlock, d + b);
+    if (jb.act.s != nullptr) {  // Q4_1 / Q5_1
+      float* s = jb.act.s + u * jb.act.blocks;
+      for (int64_t b = 0; b < jb.act.blocks; ++b) s[b] = d[b] * static_cast<float>(block_sum(q + b * kBlock));
+    }
     if (jb.act.q8 == nullptr) continue;  // Q8_0
     group_layout(jb.act, u);
     int32_t* minus8 = jb.act.minus8 + u * jb.act.blocks * 8;
@@ -150,17 +170,44 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
   }
 }
 
+// A block's 32 four-bit codes (0..15) in value order: the low nibbles of
+// qs are values 0..15, the high nibbles 16..31.
+inline __m256i nibble_codes(const uint8_t* qs) {
+  const __m128i raw = load128(qs), mask = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+}
+
+// Five-bit codes (0..31) of Q5_0 / Q5_1: bit j of qh is bit 4 of value j.
+inline __m256i five_bit_codes(const uint8_t* qs, const uint8_t* qh) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, qh, sizeof bits);
+  return _mm256_or_si256(nibble_codes(qs), _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(16)));
+}
+
+// IQ4_NL's code book values (-127..113) of a block's codes, by byte shuffle.
+inline __m256i iq4nl_values(const uint8_t* qs) {
+  const __m256i book = _mm256_broadcastsi128_si256(load128(kIq4nlValues));
+  return _mm256_shuffle_epi8(book, nibble_codes(qs));
+}
+
+// Signed weights w times signed activations x through the unsigned-by-signed
+// vpdpbusd: |w| times x with w's sign (|w| <= 128 reads as unsigned; x is
+// never -128, so negating it cannot overflow).
+inline __m256i signed_dot(__m256i w, __m256i x) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+}
+
+inline __m256i load_codes(const QuantColumn& x, int64_t b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kBlock));
+}
+
 // Q4_0: codes 0..15, low nibbles are values 0..15, high nibbles 16..31.
 struct IntQ4_0 {
   static constexpr int kBytes = sizeof(BlockQ4_0);
   static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_0*>(p)->d); }
   static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    const __m128i raw = load128(reinterpret_cast<const BlockQ4_0*>(p)->qs);
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    const __m256i codes =
-        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
     const __m256i init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.minus8 + b * 8));
-    return _mm256_dpbusd_epi32(init, codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kBlock)));
+    return _mm256_dpbusd_epi32(init, nibble_codes(reinterpret_cast<const BlockQ4_0*>(p)->qs), load_codes(x, b));
   }
   // Eight blocks (144 bytes at p) at once: their 256 codes as four vectors
   // c[k] = codes 8k..8k+7 of each block (2 int lanes per block, block i in
@@ -202,15 +249,55 @@ struct IntQ4_0 {
   }
 };
 
-// Q8_0: signed x signed through the unsigned-by-signed instruction: |w| times
-// x with w's sign. |-128| reads as unsigned 128, and x is never -128.
+// Q8_0: signed codes as stored.
 struct IntQ8_0 {
   static constexpr int kBytes = sizeof(BlockQ8_0);
   static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ8_0*>(p)->d); }
   static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(p)->qs));
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kBlock));
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(xq, w));
+    return signed_dot(w, load_codes(x, b));
+  }
+};
+
+// Q4_1: unsigned codes 0..15 straight into vpdpbusd; the min m is added
+// per block as m * d_x * sum(x codes) (int_rows).
+struct IntQ4_1 {
+  static constexpr int kBytes = sizeof(BlockQ4_1);
+  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_1*>(p)->d); }
+  static float min(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_1*>(p)->m); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibble_codes(reinterpret_cast<const BlockQ4_1*>(p)->qs),
+                               load_codes(x, b));
+  }
+};
+
+// Q5_0: codes - 16 (-16..15), signed.
+struct IntQ5_0 {
+  static constexpr int kBytes = sizeof(BlockQ5_0);
+  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_0*>(p)->d); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    const auto& blk = *reinterpret_cast<const BlockQ5_0*>(p);
+    return signed_dot(_mm256_sub_epi8(five_bit_codes(blk.qs, blk.qh), _mm256_set1_epi8(16)), load_codes(x, b));
+  }
+};
+
+// Q5_1: unsigned codes 0..31 and the min, as Q4_1.
+struct IntQ5_1 {
+  static constexpr int kBytes = sizeof(BlockQ5_1);
+  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_1*>(p)->d); }
+  static float min(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_1*>(p)->m); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    const auto& blk = *reinterpret_cast<const BlockQ5_1*>(p);
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), five_bit_codes(blk.qs, blk.qh), load_codes(x, b));
+  }
+};
+
+// IQ4_NL: the code book's signed values.
+struct IntIQ4_NL {
+  static constexpr int kBytes = sizeof(BlockIQ4_NL);
+  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockIQ4_NL*>(p)->d); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    return signed_dot(iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs), load_codes(x, b));
   }
 };
 
@@ -255,6 +342,8 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
       for (int c = 0; c < RN; ++c)
         acc[r][c] = _mm256_add_ps(_mm512_castps512_ps256(accg[r][c]), _mm512_extractf32x8_ps(accg[r][c], 1));
   }
+  constexpr bool kMin = requires { D::min(w[0]); };
+  float mins[RR][RN] = {};  // Q4_1 / Q5_1: sum over blocks of m * d_x * sum(x codes)
   for (; b < blocks; ++b) {
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r) {
@@ -266,6 +355,13 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
         const __m256 dot = _mm256_cvtepi32_ps(D::dot(p, x[c], b));
         acc[r][c] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x[c].d[b]), acc[r][c]);
       }
+      if constexpr (kMin) {
+        const float m = D::min(p);
+        #pragma GCC unroll 16
+        // An explicit FMA: left to contraction, instantiations could round
+        // differently, and the result must not depend on RR (the thread split).
+        for (int c = 0; c < RN; ++c) mins[r][c] = __builtin_fmaf(m, x[c].s[b], mins[r][c]);
+      }
     }
   }
   #pragma GCC unroll 16
@@ -274,11 +370,11 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
     for (int c = 0; c < RN; ++c) {
       const __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r][c]), _mm256_extractf128_ps(acc[r][c], 1));
       const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      out[r][c] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+      out[r][c] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2))) + mins[r][c];
     }
 }
 
-// Q4_0 / Q8_0 for the shared mat-vec driver (int8_matvec.hpp).
+// The 32-value block types for the shared mat-vec driver (int8_matvec.hpp).
 template <class D>
 struct IntRows {
   using Activations = avx512::Activations;
@@ -304,6 +400,7 @@ struct IntRows {
 struct PackedActivations {
   uint8_t* codes;   // [batch][group][K / 4][16][4], unsigned (x8 + 128)
   float* scales;    // [batch][group][blocks][16], 0 for padding columns
+  float* sums;      // as scales: d_x * sum(codes) per block (Q4_1 / Q5_1), else nullptr
   int64_t groups;   // column groups per batch
   int64_t blocks;   // blocks of 32 per column
   uint64_t group_codes() const { return static_cast<uint64_t>(blocks) * kBlock * kPanelLanes; }
@@ -315,7 +412,8 @@ struct PanelJob {
   PackedActivations act;
   int64_t row_groups;
   // Per thread: kPanelRows rows of signed codes [K], and per block and row
-  // (block-major) the start value -128 * sum(codes) and the scale d_w.
+  // (block-major) the start value -128 * sum(codes), the scale d_w and the
+  // min m_w (Q4_1 / Q5_1).
   std::byte* scratch;
   uint64_t scratch_per_thread;
 };
@@ -334,6 +432,9 @@ void pack_range(void* user, int64_t begin, int64_t end, int) {
     for (int64_t b = 0; b < a.blocks; ++b) {
       quantize_block(x + b * kBlock, q, scales + b * kPanelLanes);
       store_panel_codes(q, kBlock, codes + b * kBlock * kPanelLanes);
+      if (a.sums != nullptr)
+        a.sums[slot.group * a.group_scales() + slot.lane + b * kPanelLanes] =
+            scales[b * kPanelLanes] * static_cast<float>(block_sum(q));
     }
   }
 }
@@ -343,12 +444,52 @@ struct RowQ4_0 {
   static constexpr int kBytes = sizeof(BlockQ4_0);
   static float decode(const std::byte* p, int8_t* out) {
     const auto& b = *reinterpret_cast<const BlockQ4_0*>(p);
-    const __m128i raw = load128(b.qs), mask = _mm_set1_epi8(0x0F);
-    const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+    const __m256i codes = nibble_codes(b.qs);
     // One 256-bit store: block_sum reads the block straight back, and a
     // load spanning two smaller stores cannot be store-forwarded (that stall
     // was a third of this panel's time).
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_sub_epi8(codes, _mm256_set1_epi8(8)));
+    return half_to_float(b.d);
+  }
+};
+
+// Q4_1 / Q5_1 rows: the unsigned codes (<= 31, so also valid signed bytes);
+// min() gives the block's m for the panel's m_w * d_x * sum(x codes) term.
+struct RowQ4_1 {
+  static constexpr int kBytes = sizeof(BlockQ4_1);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockQ4_1*>(p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), nibble_codes(b.qs));
+    return half_to_float(b.d);
+  }
+  static float min(const std::byte* p) { return IntQ4_1::min(p); }
+};
+
+struct RowQ5_0 {
+  static constexpr int kBytes = sizeof(BlockQ5_0);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockQ5_0*>(p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                        _mm256_sub_epi8(five_bit_codes(b.qs, b.qh), _mm256_set1_epi8(16)));
+    return half_to_float(b.d);
+  }
+};
+
+struct RowQ5_1 {
+  static constexpr int kBytes = sizeof(BlockQ5_1);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockQ5_1*>(p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), five_bit_codes(b.qs, b.qh));
+    return half_to_float(b.d);
+  }
+  static float min(const std::byte* p) { return IntQ5_1::min(p); }
+};
+
+struct RowIQ4_NL {
+  static constexpr int kBytes = sizeof(BlockIQ4_NL);
+  static float decode(const std::byte* p, int8_t* out) {
+    const auto& b = *reinterpret_cast<const BlockIQ4_NL*>(p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), iq4nl_values(b.qs));
     return half_to_float(b.d);
   }
 };
@@ -362,19 +503,12 @@ struct RowQ8_0 {
   }
 };
 
-inline int32_t block_sum(const int8_t* q) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-  // sum of signed bytes: vpdpbusd with all-ones unsigned operand
-  const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
-  const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-  const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
-  return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
-}
-
 // RR panel rows x 16 columns of one group: out[r] holds the 16 columns.
-template <int RR>
-inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, const float* dw, const uint8_t* xc,
-                       const float* xd, int64_t blocks, __m512 (&out)[RR]) {
+// kMin (Q4_1 / Q5_1): per block and row also m_w (mw) times the columns'
+// d_x * sum(x codes) (xs).
+template <int RR, bool kMin>
+inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, const float* dw, const float* mw,
+                            const uint8_t* xc, const float* xd, const float* xs, int64_t blocks, __m512 (&out)[RR]) {
   __m512 acc[RR];
   #pragma GCC unroll 16
   for (int r = 0; r < RR; ++r) acc[r] = _mm512_setzero_ps();
@@ -397,6 +531,11 @@ inline void int8_panel_tile(const int8_t* w, int64_t k, const int32_t* start, co
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r)
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(dx, _mm512_set1_ps(dw[b * RR + r])), acc[r]);
+    if constexpr (kMin) {
+      const __m512 sx = _mm512_load_ps(xs + b * kPanelLanes);
+      #pragma GCC unroll 16
+      for (int r = 0; r < RR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(mw[b * RR + r]), sx, acc[r]);
+    }
   }
   #pragma GCC unroll 16
   for (int r = 0; r < RR; ++r) out[r] = acc[r];
@@ -412,6 +551,8 @@ void int8_panel_range(void* user, int64_t begin, int64_t end, int thread) {
   int8_t* w = reinterpret_cast<int8_t*>(mine);
   int32_t* start = reinterpret_cast<int32_t*>(w + kPanelRows * j.k);
   float* dw = reinterpret_cast<float*>(start + blocks * kPanelRows);
+  float* mw = dw + blocks * kPanelRows;
+  constexpr bool kMin = requires(const std::byte* q) { D::min(q); };
   for (int64_t t = begin; t < end; ++t) {
     const PanelTask p = panel_task(j, pj.row_groups, t);
     const int64_t rows = p.rows, batch = p.batch;
@@ -420,19 +561,23 @@ void int8_panel_range(void* user, int64_t begin, int64_t end, int thread) {
       for (int64_t b = 0; b < blocks; ++b) {
         int8_t* row = w + r * j.k + b * kBlock;
         if (r < rows) {
-          dw[b * kPanelRows + r] = D::decode(w0 + static_cast<uint64_t>(r) * j.w_nb1 + b * D::kBytes, row);
+          const std::byte* block = w0 + static_cast<uint64_t>(r) * j.w_nb1 + b * D::kBytes;
+          dw[b * kPanelRows + r] = D::decode(block, row);
           start[b * kPanelRows + r] = -128 * block_sum(row);
+          if constexpr (kMin) mw[b * kPanelRows + r] = D::min(block);
         } else {  // padding rows: computed, never stored
           __builtin_memset(row, 0, kBlock);
           dw[b * kPanelRows + r] = 0.0f;
           start[b * kPanelRows + r] = 0;
+          if constexpr (kMin) mw[b * kPanelRows + r] = 0.0f;
         }
       }
     for (int64_t g = 0; g < a.groups; ++g) {
       const uint64_t group = static_cast<uint64_t>(batch * a.groups + g);
       __m512 out[kPanelRows];
-      int8_panel_tile<kPanelRows>(w, j.k, start, dw, a.codes + group * a.group_codes(), a.scales + group * a.group_scales(),
-                             blocks, out);
+      const uint64_t scales = group * a.group_scales();
+      int8_panel_tile<kPanelRows, kMin>(w, j.k, start, dw, mw, a.codes + group * a.group_codes(), a.scales + scales,
+                                        kMin ? a.sums + scales : nullptr, blocks, out);
       store_panel(j, p, g, out);
     }
   }
@@ -449,19 +594,22 @@ void run_panel(const MatMulJob& j, ThreadPool& pool) {
   const uint64_t groups = static_cast<uint64_t>(batches * pj.act.groups);
   const uint64_t code_bytes = groups * pj.act.group_codes();
   const uint64_t scale_bytes = groups * pj.act.group_scales() * sizeof(float);
+  constexpr bool kMin = requires(const std::byte* q) { Row::min(q); };
+  const uint64_t sum_bytes = kMin ? scale_bytes : 0;
   pj.scratch_per_thread = (static_cast<uint64_t>(kPanelRows) * static_cast<uint64_t>(j.k) +
-                           static_cast<uint64_t>(pj.act.blocks) * kPanelRows * (sizeof(int32_t) + sizeof(float)) + 63) /
+                           static_cast<uint64_t>(pj.act.blocks) * kPanelRows * (sizeof(int32_t) + 2 * sizeof(float)) + 63) /
                           64 * 64;
-  const uint64_t bytes = code_bytes + scale_bytes + pj.scratch_per_thread * static_cast<uint64_t>(pool.size());
-  // One allocation: codes, scales, per-thread panels (64-byte aligned parts).
-  // Padding columns read code 128 (x = 0) with scale 0.
+  const uint64_t bytes = code_bytes + scale_bytes + sum_bytes + pj.scratch_per_thread * static_cast<uint64_t>(pool.size());
+  // One allocation: codes, scales, sums, per-thread panels (64-byte aligned
+  // parts). Padding columns read code 128 (x = 0) with scale and sum 0.
   std::byte* mem = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
   pj.act.codes = reinterpret_cast<uint8_t*>(mem);
   pj.act.scales = reinterpret_cast<float*>(mem + code_bytes);
-  pj.scratch = mem + code_bytes + scale_bytes;
+  pj.act.sums = kMin ? reinterpret_cast<float*>(mem + code_bytes + scale_bytes) : nullptr;
+  pj.scratch = mem + code_bytes + scale_bytes + sum_bytes;
   if (j.n % kPanelLanes != 0) {
     __builtin_memset(pj.act.codes, 0x80, code_bytes);
-    __builtin_memset(pj.act.scales, 0, scale_bytes);
+    __builtin_memset(pj.act.scales, 0, scale_bytes + sum_bytes);
   }
   pool.parallel_for(batches * j.n, pack_range, &pj);
   pool.parallel_for(pj.row_groups * batches, int8_panel_range<Row>, &pj);
@@ -479,23 +627,26 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   jb.geo = geometry_of(j);
   const int64_t tasks = jb.geo.row_groups * j.c2 * j.c3;
   if (tasks == 0 || j.n == 0) return;
-  jb.act.blocks = j.k / kBlock;  // Q4_0 / Q8_0 rows are whole blocks
+  jb.act.blocks = j.k / kBlock;  // rows are whole blocks
   jb.act.columns = j.n * j.c2 * j.c3;
-  // One allocation per call: codes, scales, and for Q4_0 the group layout
-  // and correction lanes. Raw operator new: no library template is
-  // instantiated in this AVX-512 unit.
+  // One allocation per call: codes, scales, the code sums of Q4_1 / Q5_1,
+  // and for Q4_0 the group layout and correction lanes. Raw operator new: no
+  // library template is instantiated in this AVX-512 unit.
   constexpr bool q4 = requires { D::group(nullptr); };
+  constexpr bool with_min = requires(const std::byte* q) { D::min(q); };
   const size_t values = static_cast<size_t>(jb.act.blocks * jb.act.columns);
   const size_t lanes = q4 ? values * 8 : 0;
+  const size_t sums = with_min ? values : 0;
   const size_t grouped = q4 ? static_cast<size_t>(jb.act.groups() * jb.act.columns) : 0;
-  const size_t bytes = values * (kBlock + sizeof(float)) + lanes * sizeof(int32_t) +
+  const size_t bytes = values * (kBlock + sizeof(float)) + sums * sizeof(float) + lanes * sizeof(int32_t) +
                        grouped * 16 * (sizeof(int32_t) + sizeof(float)) + grouped * kGroupBlocks * kBlock;
   void* mem = ::operator new(bytes, std::align_val_t{64});
   jb.act.minus8 = static_cast<int32_t*>(mem);
   jb.act.m8 = jb.act.minus8 + lanes;
   jb.act.d8 = reinterpret_cast<float*>(jb.act.m8 + grouped * 16);
   jb.act.d = jb.act.d8 + grouped * 16;
-  jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values);
+  jb.act.s = with_min ? jb.act.d + values : nullptr;
+  jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values + sums);
   jb.act.q8 = q4 ? jb.act.q + values * kBlock : nullptr;
   pool.parallel_for(jb.act.columns, quantize_range, &jb);
   pool.parallel_for(tasks, int_range<IntRows<D>>, &jb);
@@ -508,6 +659,10 @@ MatMulFn vnni_kernel(int32_t dtype) {
   switch (dtype) {
     case TESSERA_DTYPE_Q4_0: return run_int8<IntQ4_0, RowQ4_0>;
     case TESSERA_DTYPE_Q8_0: return run_int8<IntQ8_0, RowQ8_0>;
+    case TESSERA_DTYPE_Q4_1: return run_int8<IntQ4_1, RowQ4_1>;
+    case TESSERA_DTYPE_Q5_0: return run_int8<IntQ5_0, RowQ5_0>;
+    case TESSERA_DTYPE_Q5_1: return run_int8<IntQ5_1, RowQ5_1>;
+    case TESSERA_DTYPE_IQ4_NL: return run_int8<IntIQ4_NL, RowIQ4_NL>;
     default: return nullptr;
   }
 }
