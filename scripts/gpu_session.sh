@@ -11,24 +11,45 @@
 #     Prints the carried size (the working tree travels too: 64 MiB in all).
 #
 # On the device (run tool, carry [".gpu"]; 10 min per command at most):
-#   scripts/gpu_session.sh tests               every GPU test, JSON + logs in $OUT
+#   scripts/gpu_session.sh all q4_0 gptq q4_k q8_0 f16 gptq-act
+#                                              the GPU tests, then the benches
+#   scripts/gpu_session.sh tests               every GPU test only
 #   scripts/gpu_session.sh bench q4_0 f16 ...  synthesise llama2-7b-shaped models
 #                                              and bench them on cuda (pp512, tg128,
 #                                              at depths 0 and 2048: DEPTHS=0,2048)
 # Types: q4_0 q4_k q8_0 f16 gptq gptq-act (GPTQ g128 adds pp2048). Each call
 # stops itself after DEADLINE seconds (default 540; run tool timeout_s 600).
-# Within 15 minutes of device time, start-up included: `tests`, then
-# `bench q4_0 gptq` (then more types if time is left).
-# Each step writes its results as soon as it ends, so a run cut short by the
-# time limit still brings back what it finished.
+# 15 minutes of device time, start-up (1-2 min) included, leave room for ONE
+# such call (a second machine cannot start with under 4 minutes left, and a
+# warm one is given back after 30 s idle): use `all`, listing the types in
+# order of importance; what does not fit before DEADLINE is skipped.
+# Results: the run tool brings back 8 files at most, so every log and JSON
+# goes to $RES, packed into $OUT/results.tgz after each step (a run cut off
+# still brings back what it finished); $OUT/session.log is the summary.
+# TESSERA_EXPECT_GPU=1 is set: a GPU test that finds no device fails, it
+# does not skip.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=build-sm90
 OUT=${OUT:-$ROOT/gpu-out}
-mkdir -p "$OUT"
+RES=${RES:-/tmp/tessera-gpu-results}
+mkdir -p "$OUT" "$RES"
 
 log() { echo "== $* ($(date -u +%T))" | tee -a "$OUT/session.log"; }
+# $RES (and the summary) -> $OUT/results.tgz, replaced whole.
+pack() {
+  cp "$OUT/session.log" "$RES/" 2>/dev/null
+  tar -czf "$OUT/results.tgz.part" -C "$RES" . && mv -f "$OUT/results.tgz.part" "$OUT/results.tgz"
+}
+# skips LOG: gtest's skipped tests of LOG into the summary (device-less
+# skips fail under TESSERA_EXPECT_GPU; what is left is e.g. two-GPU tests).
+skips() {
+  local names
+  names=$(grep -oE '^\[  SKIPPED \] [A-Za-z0-9_/.]+\.[A-Za-z0-9_/.]+' "$1" 2>/dev/null | sort -u)
+  [[ -n $names ]] && { log "$(basename "$1"): $(wc -l <<< "$names") skipped"; head -n 40 <<< "$names" >> "$OUT/session.log"; }
+  return 0
+}
 
 # Every step gets at most the time left before DEADLINE seconds (default
 # 540, under the run tool's 600 s per command), so the script ends, and
@@ -39,7 +60,7 @@ DEADLINE=${DEADLINE:-540}
 run_for() {
   local left=$((DEADLINE - (SECONDS - START)))
   (( left > 10 )) || { log "skipped (deadline): $2"; return 124; }
-  timeout $(( $1 < left ? $1 : left )) "${@:2}"
+  timeout -k 10 $(( $1 < left ? $1 : left )) "${@:2}"
 }
 
 bundle() {
@@ -97,44 +118,57 @@ device_paths() {
   export LD_LIBRARY_PATH="$ROOT/.gpu/deps:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
   export TESSERA_TEST_DATA="$ROOT/.gpu/shared"
   export TESSERA_PLUGIN_PATH=
+  export TESSERA_EXPECT_GPU=1
 }
 
 machine() {
   log "machine"
   { nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv;
-    nproc; free -g; } > "$OUT/machine.txt" 2>&1
-  cat "$OUT/machine.txt"
-  if ! "$BUILD/bin/tessera" plugins > "$OUT/plugins.txt" 2>&1; then
+    nproc; free -g; } > "$RES/machine.txt" 2>&1
+  cat "$RES/machine.txt" | tee -a "$OUT/session.log"
+  if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
+    log "nvidia-smi lists no GPU: nothing to run"; pack; exit 1
+  fi
+  if ! "$BUILD/bin/tessera" plugins > "$RES/plugins.txt" 2>&1; then
     log "tessera does not start here; missing libraries:"
     ldd "$BUILD/bin/tessera" "$BUILD/lib/tessera/plugins/libtessera_cuda.so" | grep -E "not found|GLIBC" | tee -a "$OUT/session.log"
-    exit 1
+    pack; exit 1
   fi
-  cat "$OUT/plugins.txt"
+  tee -a "$OUT/session.log" < "$RES/plugins.txt"
+  pack
 }
 
 tests() {
   log "GPU tests"
   local status=0
-  for t in test_cuda test_cuda_mul_mat; do
-    run_for 150 "$BUILD/bin/$t" --gtest_output="json:$OUT/$t.json" > "$OUT/$t.log" 2>&1 || status=1
-    tail -n 3 "$OUT/$t.log"
-  done
-  run_for 120 "$BUILD/bin/test_eval" --gtest_filter='*Cuda*:*cuda*' --gtest_output="json:$OUT/test_eval_cuda.json" \
-    > "$OUT/test_eval_cuda.log" 2>&1 || status=1
-  tail -n 3 "$OUT/test_eval_cuda.log"
+  # gtest TIMEOUT NAME BINARY [ARGS...]: one gtest binary, log + JSON in $RES.
+  gtest() {
+    run_for "$1" "$BUILD/bin/$3" "${@:4}" --gtest_output="json:$RES/$2.json" > "$RES/$2.log" 2>&1 || status=1
+    log "$2: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ tests?' "$RES/$2.log" | tr '\n' ' ')"
+    skips "$RES/$2.log"
+    pack
+  }
+  gtest 120 test_cuda test_cuda
+  gtest 90 test_cuda_mul_mat test_cuda_mul_mat
   # The GPTQ checkpoints end to end (cpu and GPU 0) against refs-public.
-  run_for 60 "$BUILD/bin/test_e2e" --gtest_filter='GptqEndToEnd*' --gtest_output="json:$OUT/test_e2e_gptq.json" \
-    > "$OUT/test_e2e_gptq.log" 2>&1 || status=1
-  grep -E "max (teacher-forced )?logit difference|PASSED|FAILED" "$OUT/test_e2e_gptq.log"
-  log "mat-mul micro-benchmark"
-  run_for 90 "$BUILD/bin/bench_cuda_mul_mat" > "$OUT/bench_cuda_mul_mat.txt" 2>&1 || status=1
-  tail -n 30 "$OUT/bench_cuda_mul_mat.txt"
+  gtest 60 test_e2e_gptq test_e2e --gtest_filter='GptqEndToEnd*'
+  grep -E "max (teacher-forced )?logit difference" "$RES/test_e2e_gptq.log" | tee -a "$OUT/session.log"
+  gtest 60 test_eval_cuda test_eval --gtest_filter='*Cuda*:*cuda*'
   log "config/ pipelines on the GPU"
   for p in cuda cuda-offload-half; do
-    run_for 30 "$BUILD/bin/tessera" run "config/$p.yaml" -p "Once upon a time" -n 48 > "$OUT/run-$p.txt" 2>&1 || status=1
-    tail -n 2 "$OUT/run-$p.txt"
+    run_for 30 "$BUILD/bin/tessera" run "config/$p.yaml" -p "Once upon a time" -n 48 > "$RES/run-$p.txt" 2>&1 || status=1
+    tail -n 2 "$RES/run-$p.txt" | tee -a "$OUT/session.log"
   done
+  pack
   return $status
+}
+
+# The mat-mul micro-benchmark (per type and shape; after the model benches).
+micro_bench() {
+  log "mat-mul micro-benchmark"
+  run_for 90 "$BUILD/bin/bench_cuda_mul_mat" > "$RES/bench_cuda_mul_mat.txt" 2>&1
+  tail -n 30 "$RES/bench_cuda_mul_mat.txt"
+  pack
 }
 
 # bench TYPE...: one llama2-7b-shaped model at a time (disk and time), each
@@ -149,30 +183,32 @@ bench() {
       gptq | gptq-act)
         model="$models/llama2-7b-$type"
         run_for 200 "$BUILD/bin/tessera" synth --shape llama2-7b --format gptq --bits 4 --group-size 128 \
-          $([[ $type == gptq-act ]] && echo --act-order) -o "$model" > "$OUT/synth-$type.log" 2>&1 ||
+          $([[ $type == gptq-act ]] && echo --act-order) -o "$model" > "$RES/synth-$type.log" 2>&1 ||
           { status=1; rm -rf "$model"; continue; }
         prompts=512,2048 ;;
       *)
         model="$models/llama2-7b-$type.gguf"
         run_for 200 "$BUILD/bin/tessera" synth --shape llama2-7b --type "$type" -o "$model" \
-          > "$OUT/synth-$type.log" 2>&1 || { status=1; rm -rf "$model"; continue; } ;;
+          > "$RES/synth-$type.log" 2>&1 || { status=1; rm -rf "$model"; continue; } ;;
     esac
     printf 'model: { path: "%s" }\ncompute:\n  - { backend: cuda, device: 0, cuda_graphs: true }\ncontext: { size: 4096, batch: 512, kv_type: f16 }\n' \
       "$model" > "$pipe"
     log "bench $type"
     # Depth 2048 as well: decode attention over a long cache (its chunking
     # was chosen without a GPU; see plugins/cuda/README.md "Attention").
-    run_for 300 "$BUILD/bin/tessera" bench "$pipe" -p "$prompts" -n 128 -d "${DEPTHS:-0,2048}" -r 3 --json > "$OUT/bench-$type.json" \
-      2> "$OUT/bench-$type.log" || status=1
-    tail -n 5 "$OUT/bench-$type.log"
+    run_for 300 "$BUILD/bin/tessera" bench "$pipe" -p "$prompts" -n 128 -d "${DEPTHS:-0,2048}" -r 3 --json > "$RES/bench-$type.json" \
+      2> "$RES/bench-$type.log" || status=1
+    tail -n 8 "$RES/bench-$type.log" | tee -a "$OUT/session.log"
     rm -rf "$model"
+    pack
   done
   return $status
 }
 
 case ${1:-} in
   bundle) bundle ;;
+  all) shift; device_paths; machine; tests; t=$?; bench "$@"; b=$?; micro_bench; pack; exit $(( t | b )) ;;
   tests) device_paths; machine; tests ;;
   bench) shift; device_paths; machine; bench "$@" ;;
-  *) sed -n '2,23p' "$0"; exit 2 ;;
+  *) sed -n '2,33p' "$0"; exit 2 ;;
 esac

@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
       CHECK(cudaMalloc(&y, static_cast<size_t>(bench_rows * n) * 4));
       CHECK(cudaMemcpy(w, host.data(), host.size(), cudaMemcpyHostToDevice));
       CHECK(cudaMemset(x, 0, static_cast<size_t>(bench_rows * k) * 4));
+      CHECK(cudaDeviceSynchronize());  // `stream` (non-blocking) does not wait for the legacy stream
       MulMatArgs a;
       a.weight_dtype = dtype;
       a.weight = w;

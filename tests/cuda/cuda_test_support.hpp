@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "gpu_expected.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -41,17 +43,18 @@ inline std::string no_device_reason() {
 }
 
 // Where TESSERA_TEST_PLUGIN_DIR is set (the CUDA simulator's runs, which
-// must find a device) a missing device fails the test instead.
+// must find a device) or TESSERA_EXPECT_GPU=1 (a lent GPU machine) a missing
+// device fails the test instead.
 inline bool device_expected() {
   const char* dir = std::getenv("TESSERA_TEST_PLUGIN_DIR");
-  return dir != nullptr && *dir != '\0';
+  return (dir != nullptr && *dir != '\0') || ::tessera::test::gpu_expected();
 }
 
 #define TESSERA_REQUIRE_CUDA()                                                                     \
   do {                                                                                             \
     const std::string why_ = ::tessera::cuda_test::no_device_reason();                             \
     if (!why_.empty() && ::tessera::cuda_test::device_expected())                                  \
-      FAIL() << "no CUDA device from TESSERA_TEST_PLUGIN_DIR's plugins: " << why_;                 \
+      FAIL() << "no CUDA device, though TESSERA_TEST_PLUGIN_DIR or TESSERA_EXPECT_GPU expects one: " << why_; \
     if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;                                 \
   } while (0)
 

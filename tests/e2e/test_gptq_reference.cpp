@@ -36,6 +36,7 @@
 #include "tessera/core/plugin_registry.hpp"
 #include "tessera/core/session.hpp"
 #include "tessera/quant/gptq.hpp"
+#include "gpu_expected.hpp"
 #include "test_data.hpp"
 
 namespace fs = std::filesystem;
@@ -139,6 +140,8 @@ std::vector<std::string> engines() {
     out.push_back("{ backend: cuda, device: 0 }");
   else if (const char* dir = std::getenv("TESSERA_TEST_PLUGIN_DIR"); dir != nullptr && *dir != '\0')
     ADD_FAILURE() << "TESSERA_TEST_PLUGIN_DIR is set (the CUDA simulator's run) but no cuda device was found";
+  else if (tessera::test::gpu_expected())
+    ADD_FAILURE() << "TESSERA_EXPECT_GPU=1 but the cuda plugin found no device";
   return out;
 }
 

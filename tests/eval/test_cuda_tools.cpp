@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval_device_support.hpp"
+#include "gpu_expected.hpp"
 #include "eval_test_support.hpp"
 #include "perplexity_reference.hpp"
 
@@ -28,8 +29,10 @@ const char* kWiki = "data/wiki.test.head50k.raw";
 class CudaTools : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (const std::string why = tessera::test::cuda_unavailable(); !why.empty())
+    if (const std::string why = tessera::test::cuda_unavailable(); !why.empty()) {
+      if (tessera::test::gpu_expected()) FAIL() << "no CUDA device, though TESSERA_EXPECT_GPU=1: " << why;
       GTEST_SKIP() << "no CUDA device: " << why;
+    }
     for (const char* m : {kQ8, kF32})
       if (!tessera::test::have_gguf_and_data(m)) GTEST_SKIP() << "needs the gguf and cpu plugins and " << m;
     if (!fs::exists(data_dir() / kWiki) || !fs::exists(data_dir() / "refs-public/perplexity.json"))
