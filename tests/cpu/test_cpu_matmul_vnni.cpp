@@ -12,7 +12,8 @@
 //     float d_w * d_x in float (per-lane chains of K / 256 blocks), so its
 //     error is a few float roundings of the sum of |terms|: we allow
 //     |vnni - ref| <= 1e-5 * sum_i |w_i * xq_i|, a bound cancellation cannot
-//     shrink.
+//     shrink. (Q4_1 / Q5_1 sum d_w * code * x and m_w * x separately, each
+//     up to a few times sum |w_i * xq_i|: still ~50x below the bound.)
 // (b) loose: the scalar reference on the unquantized activations. Rounding
 //     x to 8 bits moves each value by at most amax / 254, random sign, about
 //     0.4% RMS of values uniform in [-1, 1], so each output moves by ~0.4% of
@@ -102,7 +103,7 @@ class cpu_matmul_vnni : public ::testing::TestWithParam<int32_t> {};
 TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceAndScalar) {
   SKIP_WITHOUT_KERNELS("vnni");
   const int32_t dtype = GetParam();
-  // K = 224 and 4128: Q4_0's groups of 4 blocks plus 3 and 1 single blocks.
+  // K = 224: 7 single blocks; 4128: Q4_0's 16 groups of 8 blocks plus 1.
   for (int64_t k : {32, 224, 256, 4096 + 32})
     for (int64_t m : {1, 7, 300})
       for (int64_t n = 1; n <= 4; ++n)

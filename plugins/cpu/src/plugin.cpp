@@ -134,7 +134,8 @@ const tessera_param_spec kThreads =
 const tessera_param_spec kKernelsParam =
     sdk::typed_param("kernels", TESSERA_PARAM_STRING, "auto",
                      "mul_mat kernels: auto (AVX-512 where the CPU has it, else scalar), avx512, vnni (avx512 "
-                     "plus int8-activation mat-vec for Q4_0..Q8_0/IQ4_NL/Q2_K..Q6_K/IQ4_XS/GPTQ, needs AVX512_VNNI), or scalar "
+                     "plus int8-activation mat-vec for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/Q2_K..Q6_K/IQ4_XS/GPTQ, needs AVX512_VNNI), "
+                     "or scalar "
                      "(the reference path, for A/B comparison)");
 const tessera_param_spec* const kParams[] = {&kThreads, &kKernelsParam};
 

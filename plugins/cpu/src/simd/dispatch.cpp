@@ -14,7 +14,7 @@ std::string Kernels::describe() const {
   if (path == KernelPath::scalar) return "scalar";
   std::string s = "avx512";
   if (bf16_dot) s += " (bf16 dot)";
-  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0..Q8_0/IQ4_NL/Q2_K..Q6_K/IQ4_XS/GPTQ";
+  if (int8_dot) s += " + vnni int8 mat-vec for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/Q2_K..Q6_K/IQ4_XS/GPTQ";
   return s;
 }
 
@@ -57,7 +57,7 @@ Kernels select_kernels(const std::string& request, const std::string& where) {
   k.bf16_dot = cpu_features().avx512bf16;
   // auto takes the int8 kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K ..
   // Q6_K, IQ4_XS) where the CPU has VNNI: their activations are Q8_0 / Q8_K
-  // blocks (with Q8_1's code sums for Q4_1 / Q5_1), exactly as
+  // blocks (with q8_1-style code sums for Q4_1 / Q5_1), as
   // llama.cpp computes these types (its reference logits are closer to them
   // than to float activations);
   // GPTQ mat-vec takes int8 activations too (1.5x the 7B GPTQ decode);

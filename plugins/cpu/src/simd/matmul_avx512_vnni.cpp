@@ -1,16 +1,18 @@
 // `kernels: vnni`: mat-vec (N <= 4 columns) for the 32-value block types
-// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) as integer dot products. The activation columns are quantized once per call
-// to blocks of 32 int8 with one float scale (see quantize_block), then each
+// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) as integer dot products. The
+// activation columns are quantized once per call to blocks of 32 int8 with
+// one float scale (see quantize_block), then each
 // weight block's dot product with them is one vpdpbusd (AVX512_VNNI, 256-bit)
 // and the float sum gets d_w * d_x * int_dot per block: fewer instructions
 // per block than expanding the weights to floats. Q4_0 takes 8 blocks per
 // step (IntQ4_0::group): 4 vpdpbusd and one float FMA. N > 4 (prefill) runs int8
 // panels (see "prefill" below). Results differ from the float kernels by the
 // activation rounding (~0.4% of the output's term scale), as llama.cpp's
-// Q4_0 / Q8_0 dot products (q8_0 activations) do.
+// dot products for these types do (q8_0 activations; q8_1 for Q4_1 / Q5_1).
 //
-// Q4_1 and Q5_1 (x = d * q + m) add m * d_x * sum(x codes) per block, the
-// sum kept per activation block as llama.cpp's q8_1 blocks keep it.
+// Q4_1 and Q5_1 (weights w = d_w * code + m_w) add m_w * d_x * sum(x codes)
+// per block, the sum kept per activation block as llama.cpp's q8_1 keeps it
+// (here in float, from the f16-rounded d_x; q8_1 rounds it to f16).
 //
 // Activation quantization (the test reimplements this from the same words):
 // per block of 32 values x, amax = max |x|, d = amax / 127 (float),
@@ -343,7 +345,7 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
         acc[r][c] = _mm256_add_ps(_mm512_castps512_ps256(accg[r][c]), _mm512_extractf32x8_ps(accg[r][c], 1));
   }
   constexpr bool kMin = requires { D::min(w[0]); };
-  float mins[RR][RN] = {};  // Q4_1 / Q5_1: sum over blocks of m * d_x * sum(x codes)
+  [[maybe_unused]] float mins[RR][RN] = {};  // Q4_1 / Q5_1: sum over blocks of m * d_x * sum(x codes)
   for (; b < blocks; ++b) {
     #pragma GCC unroll 16
     for (int r = 0; r < RR; ++r) {
@@ -356,10 +358,10 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
         acc[r][c] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x[c].d[b]), acc[r][c]);
       }
       if constexpr (kMin) {
-        const float m = D::min(p);
-        #pragma GCC unroll 16
         // An explicit FMA: left to contraction, instantiations could round
         // differently, and the result must not depend on RR (the thread split).
+        const float m = D::min(p);
+        #pragma GCC unroll 16
         for (int c = 0; c < RN; ++c) mins[r][c] = __builtin_fmaf(m, x[c].s[b], mins[r][c]);
       }
     }
@@ -370,7 +372,8 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
     for (int c = 0; c < RN; ++c) {
       const __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r][c]), _mm256_extractf128_ps(acc[r][c], 1));
       const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      out[r][c] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2))) + mins[r][c];
+      out[r][c] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+      if constexpr (kMin) out[r][c] += mins[r][c];
     }
 }
 
