@@ -95,7 +95,7 @@ bundle() {
   (cd "$shared" && tar --exclude=models/stories260K-wide256/pure -cf - .) | (cd .gpu/shared && tar -xf -)
   du -sh .gpu/bundle.tar.xz .gpu/shared
   echo "carried with the working tree: about $(( $(du -sk .gpu | cut -f1) / 1024 + $(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1) / 1024 )) MiB (limit 64)"
-  echo "run tool: command 'scripts/gpu_session.sh tests', carry [\".gpu\"]"
+  echo "run tool: command 'scripts/gpu_session.sh all q4_0 gptq q4_k q8_0 f16 gptq-act', carry [\".gpu\"], timeout_s 600"
 }
 
 # The binaries name $ROOT-as-built paths (TESSERA_BUILD_PLUGIN_DIR, RPATH):
