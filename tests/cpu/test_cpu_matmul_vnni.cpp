@@ -46,18 +46,21 @@ std::vector<double> quantized_activations(const std::vector<float>& x) {
   return out;
 }
 
-// Weights [k, m] (one batch), activations [k, n, c2] -> dst [m, n, c2].
+// Weights [k, m, b2], activations [k, n, c2] -> dst [m, n, c2]; activation
+// batch j reads weight batch j / (c2 / b2), as ggml broadcasts.
 // `x` replaces the random activations; the loose check (b) assumes random
 // rounding errors, so crafted activations skip it. `w` replaces the
 // quantized random weights.
 void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x = {}, std::vector<uint8_t> w = {}) {
   const bool loose = x.empty();
   SCOPED_TRACE(dtype_name(c.dtype) + " K=" + std::to_string(c.k) + " M=" + std::to_string(c.m) +
-               " N=" + std::to_string(c.n) + " c2=" + std::to_string(c.c2) + " threads=" + std::to_string(threads));
-  if (w.empty()) w = random_weights(c.dtype, c.k, c.m, seed);
+               " N=" + std::to_string(c.n) + " b2=" + std::to_string(c.b2) + " c2=" + std::to_string(c.c2) +
+               " threads=" + std::to_string(threads));
+  const int64_t weight_rows = c.m * c.b2;
+  if (w.empty()) w = random_weights(c.dtype, c.k, weight_rows, seed);
   if (x.empty()) x = random_floats(static_cast<size_t>(c.k * c.n * c.c2), seed + 1);
-  std::vector<float> wf(static_cast<size_t>(c.k * c.m));
-  for (int64_t m = 0; m < c.m; ++m)
+  std::vector<float> wf(static_cast<size_t>(c.k * weight_rows));
+  for (int64_t m = 0; m < weight_rows; ++m)
     ASSERT_TRUE(tessera::quant::dequantize_row(c.dtype, w.data() + row_bytes(c.dtype, c.k) * static_cast<uint64_t>(m),
                                                wf.data() + m * c.k, c.k));
   const std::vector<double> xq = quantized_activations(x);
@@ -70,9 +73,10 @@ void check(const MatMulCase& c, int threads, uint32_t seed, std::vector<float> x
   double err2 = 0, terms2 = 0;
   for (int64_t col = 0; col < c.n * c.c2; ++col)
     for (int64_t m = 0; m < c.m; ++m) {
+      const int64_t weight_batch = col / c.n / (c.c2 / c.b2);
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < c.k; ++i) {
-        const double wi = wf[static_cast<size_t>(m * c.k + i)];
+        const double wi = wf[static_cast<size_t>((weight_batch * c.m + m) * c.k + i)];
         const double t = wi * xq[static_cast<size_t>(col * c.k + i)];
         const double u = wi * x[static_cast<size_t>(col * c.k + i)];
         ref += t;
@@ -186,6 +190,14 @@ TEST_P(cpu_matmul_vnni, RandomCodeBytesMatch) {
 TEST_P(cpu_matmul_vnni, PrefillMatchesInt8ReferenceWithBatches) {
   SKIP_WITHOUT_KERNELS("vnni");
   for (int64_t n : {5, 20}) check({GetParam(), 256, 13, n, 1, 3}, 2, static_cast<uint32_t>(n + 199));
+}
+
+// Several weight batches (one matrix per pair of activation batches, as
+// grouped-query attention's products are laid out): each activation batch
+// must read its own weights, in the mat-vec and the prefill paths.
+TEST_P(cpu_matmul_vnni, MatchesInt8ReferenceWithWeightBatches) {
+  SKIP_WITHOUT_KERNELS("vnni");
+  for (int64_t n : {1, 3, 20}) check({GetParam(), 256, 13, n, 2, 4}, 2, static_cast<uint32_t>(n + 299));
 }
 
 TEST_P(cpu_matmul_vnni, PrefillIsBitIdenticalAcrossThreadCounts) {
