@@ -251,56 +251,75 @@ struct IntQ4_0 {
   }
 };
 
+// The other types give their block's 32 weight bytes in value order
+// (weights(p)): unsigned codes (kSigned false: straight into vpdpbusd) or
+// signed values (kSigned: signed_dot). The prefill panels take the same
+// bytes (RowOf below).
+template <class Block>
+inline float block_scale(const std::byte* p) {
+  return half_to_float(reinterpret_cast<const Block*>(p)->d);
+}
+
+template <class D>
+inline __m256i block_dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+  if constexpr (D::kSigned) return signed_dot(D::weights(p), load_codes(x, b));
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), D::weights(p), load_codes(x, b));
+}
+
 // Q8_0: signed codes as stored.
 struct IntQ8_0 {
   static constexpr int kBytes = sizeof(BlockQ8_0);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ8_0*>(p)->d); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(p)->qs));
-    return signed_dot(w, load_codes(x, b));
+  static constexpr bool kSigned = true;
+  static float scale(const std::byte* p) { return block_scale<BlockQ8_0>(p); }
+  static __m256i weights(const std::byte* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(p)->qs));
   }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ8_0>(p, x, b); }
 };
 
-// Q4_1: unsigned codes 0..15 straight into vpdpbusd; the min m is added
-// per block as m * d_x * sum(x codes) (int_rows).
+// Q4_1: unsigned codes 0..15; the min m is added per block as
+// m * d_x * sum(x codes) (int_rows).
 struct IntQ4_1 {
   static constexpr int kBytes = sizeof(BlockQ4_1);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_1*>(p)->d); }
+  static constexpr bool kSigned = false;
+  static float scale(const std::byte* p) { return block_scale<BlockQ4_1>(p); }
   static float min(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_1*>(p)->m); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibble_codes(reinterpret_cast<const BlockQ4_1*>(p)->qs),
-                               load_codes(x, b));
-  }
+  static __m256i weights(const std::byte* p) { return nibble_codes(reinterpret_cast<const BlockQ4_1*>(p)->qs); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ4_1>(p, x, b); }
 };
 
 // Q5_0: codes - 16 (-16..15), signed.
 struct IntQ5_0 {
   static constexpr int kBytes = sizeof(BlockQ5_0);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_0*>(p)->d); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+  static constexpr bool kSigned = true;
+  static float scale(const std::byte* p) { return block_scale<BlockQ5_0>(p); }
+  static __m256i weights(const std::byte* p) {
     const auto& blk = *reinterpret_cast<const BlockQ5_0*>(p);
-    return signed_dot(_mm256_sub_epi8(five_bit_codes(blk.qs, blk.qh), _mm256_set1_epi8(16)), load_codes(x, b));
+    return _mm256_sub_epi8(five_bit_codes(blk.qs, blk.qh), _mm256_set1_epi8(16));
   }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ5_0>(p, x, b); }
 };
 
 // Q5_1: unsigned codes 0..31 and the min, as Q4_1.
 struct IntQ5_1 {
   static constexpr int kBytes = sizeof(BlockQ5_1);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_1*>(p)->d); }
+  static constexpr bool kSigned = false;
+  static float scale(const std::byte* p) { return block_scale<BlockQ5_1>(p); }
   static float min(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ5_1*>(p)->m); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+  static __m256i weights(const std::byte* p) {
     const auto& blk = *reinterpret_cast<const BlockQ5_1*>(p);
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), five_bit_codes(blk.qs, blk.qh), load_codes(x, b));
+    return five_bit_codes(blk.qs, blk.qh);
   }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ5_1>(p, x, b); }
 };
 
 // IQ4_NL: the code book's signed values.
 struct IntIQ4_NL {
   static constexpr int kBytes = sizeof(BlockIQ4_NL);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockIQ4_NL*>(p)->d); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    return signed_dot(iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs), load_codes(x, b));
-  }
+  static constexpr bool kSigned = true;
+  static float scale(const std::byte* p) { return block_scale<BlockIQ4_NL>(p); }
+  static __m256i weights(const std::byte* p) { return iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntIQ4_NL>(p, x, b); }
 };
 
 // RR rows x RN columns; per (row, column) a float vector of 8 lanes gets
@@ -442,7 +461,7 @@ void pack_range(void* user, int64_t begin, int64_t end, int) {
   }
 }
 
-// Weight rows as signed bytes: Q4_0 codes - 8, Q8_0 codes as stored.
+// Weight rows as signed bytes: Q4_0 codes - 8 (the other types: RowOf below).
 struct RowQ4_0 {
   static constexpr int kBytes = sizeof(BlockQ4_0);
   static float decode(const std::byte* p, int8_t* out) {
@@ -456,53 +475,21 @@ struct RowQ4_0 {
   }
 };
 
-// Q4_1 / Q5_1 rows: the unsigned codes (<= 31, so also valid signed bytes);
-// min() gives the block's m for the panel's m_w * d_x * sum(x codes) term.
-struct RowQ4_1 {
-  static constexpr int kBytes = sizeof(BlockQ4_1);
+// A panel row's bytes from the mat-vec trait D's weights(): unsigned codes
+// (Q4_1 / Q5_1: <= 31, so also valid signed bytes) or signed values (Q8_0,
+// Q5_0 codes - 16, IQ4_NL's code book); min() gives Q4_1 / Q5_1's m for the
+// panel's m_w * d_x * sum(x codes) term.
+template <class D>
+struct RowOf {
+  static constexpr int kBytes = D::kBytes;
   static float decode(const std::byte* p, int8_t* out) {
-    const auto& b = *reinterpret_cast<const BlockQ4_1*>(p);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), nibble_codes(b.qs));
-    return half_to_float(b.d);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), D::weights(p));
+    return D::scale(p);
   }
-  static float min(const std::byte* p) { return IntQ4_1::min(p); }
-};
-
-struct RowQ5_0 {
-  static constexpr int kBytes = sizeof(BlockQ5_0);
-  static float decode(const std::byte* p, int8_t* out) {
-    const auto& b = *reinterpret_cast<const BlockQ5_0*>(p);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
-                        _mm256_sub_epi8(five_bit_codes(b.qs, b.qh), _mm256_set1_epi8(16)));
-    return half_to_float(b.d);
-  }
-};
-
-struct RowQ5_1 {
-  static constexpr int kBytes = sizeof(BlockQ5_1);
-  static float decode(const std::byte* p, int8_t* out) {
-    const auto& b = *reinterpret_cast<const BlockQ5_1*>(p);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), five_bit_codes(b.qs, b.qh));
-    return half_to_float(b.d);
-  }
-  static float min(const std::byte* p) { return IntQ5_1::min(p); }
-};
-
-struct RowIQ4_NL {
-  static constexpr int kBytes = sizeof(BlockIQ4_NL);
-  static float decode(const std::byte* p, int8_t* out) {
-    const auto& b = *reinterpret_cast<const BlockIQ4_NL*>(p);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), iq4nl_values(b.qs));
-    return half_to_float(b.d);
-  }
-};
-
-struct RowQ8_0 {
-  static constexpr int kBytes = sizeof(BlockQ8_0);
-  static float decode(const std::byte* p, int8_t* out) {
-    const auto& b = *reinterpret_cast<const BlockQ8_0*>(p);
-    __builtin_memcpy(out, b.qs, kBlock);
-    return half_to_float(b.d);
+  static float min(const std::byte* p)
+    requires requires { D::min(p); }
+  {
+    return D::min(p);
   }
 };
 
@@ -661,11 +648,11 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
 MatMulFn vnni_kernel(int32_t dtype) {
   switch (dtype) {
     case TESSERA_DTYPE_Q4_0: return run_int8<IntQ4_0, RowQ4_0>;
-    case TESSERA_DTYPE_Q8_0: return run_int8<IntQ8_0, RowQ8_0>;
-    case TESSERA_DTYPE_Q4_1: return run_int8<IntQ4_1, RowQ4_1>;
-    case TESSERA_DTYPE_Q5_0: return run_int8<IntQ5_0, RowQ5_0>;
-    case TESSERA_DTYPE_Q5_1: return run_int8<IntQ5_1, RowQ5_1>;
-    case TESSERA_DTYPE_IQ4_NL: return run_int8<IntIQ4_NL, RowIQ4_NL>;
+    case TESSERA_DTYPE_Q8_0: return run_int8<IntQ8_0, RowOf<IntQ8_0>>;
+    case TESSERA_DTYPE_Q4_1: return run_int8<IntQ4_1, RowOf<IntQ4_1>>;
+    case TESSERA_DTYPE_Q5_0: return run_int8<IntQ5_0, RowOf<IntQ5_0>>;
+    case TESSERA_DTYPE_Q5_1: return run_int8<IntQ5_1, RowOf<IntQ5_1>>;
+    case TESSERA_DTYPE_IQ4_NL: return run_int8<IntIQ4_NL, RowOf<IntIQ4_NL>>;
     default: return nullptr;
   }
 }
