@@ -260,10 +260,13 @@ inline float block_scale(const std::byte* p) {
   return half_to_float(reinterpret_cast<const Block*>(p)->d);
 }
 
+// One block's 8 int lanes with activation block b: Q4_0's own dot, or the
+// weights() bytes of the other types.
 template <class D>
 inline __m256i block_dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-  if constexpr (D::kSigned) return signed_dot(D::weights(p), load_codes(x, b));
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), D::weights(p), load_codes(x, b));
+  if constexpr (requires { D::dot(p, x, b); }) return D::dot(p, x, b);
+  else if constexpr (D::kSigned) return signed_dot(D::weights(p), load_codes(x, b));
+  else return _mm256_dpbusd_epi32(_mm256_setzero_si256(), D::weights(p), load_codes(x, b));
 }
 
 // Q8_0: signed codes as stored.
@@ -274,7 +277,6 @@ struct IntQ8_0 {
   static __m256i weights(const std::byte* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const BlockQ8_0*>(p)->qs));
   }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ8_0>(p, x, b); }
 };
 
 // Q4_1: unsigned codes 0..15; the min m is added per block as
@@ -285,7 +287,6 @@ struct IntQ4_1 {
   static float scale(const std::byte* p) { return block_scale<BlockQ4_1>(p); }
   static float min(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_1*>(p)->m); }
   static __m256i weights(const std::byte* p) { return nibble_codes(reinterpret_cast<const BlockQ4_1*>(p)->qs); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ4_1>(p, x, b); }
 };
 
 // Q5_0: codes - 16 (-16..15), signed.
@@ -297,7 +298,6 @@ struct IntQ5_0 {
     const auto& blk = *reinterpret_cast<const BlockQ5_0*>(p);
     return _mm256_sub_epi8(five_bit_codes(blk.qs, blk.qh), _mm256_set1_epi8(16));
   }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ5_0>(p, x, b); }
 };
 
 // Q5_1: unsigned codes 0..31 and the min, as Q4_1.
@@ -310,7 +310,6 @@ struct IntQ5_1 {
     const auto& blk = *reinterpret_cast<const BlockQ5_1*>(p);
     return five_bit_codes(blk.qs, blk.qh);
   }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntQ5_1>(p, x, b); }
 };
 
 // IQ4_NL: the code book's signed values.
@@ -319,7 +318,6 @@ struct IntIQ4_NL {
   static constexpr bool kSigned = true;
   static float scale(const std::byte* p) { return block_scale<BlockIQ4_NL>(p); }
   static __m256i weights(const std::byte* p) { return iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) { return block_dot<IntIQ4_NL>(p, x, b); }
 };
 
 // RR rows x RN columns; per (row, column) a float vector of 8 lanes gets
@@ -373,7 +371,7 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
       const float dw = D::scale(p);
       #pragma GCC unroll 16
       for (int c = 0; c < RN; ++c) {
-        const __m256 dot = _mm256_cvtepi32_ps(D::dot(p, x[c], b));
+        const __m256 dot = _mm256_cvtepi32_ps(block_dot<D>(p, x[c], b));
         acc[r][c] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x[c].d[b]), acc[r][c]);
       }
       if constexpr (kMin) {
