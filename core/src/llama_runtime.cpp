@@ -4,13 +4,12 @@
 #include <cctype>
 #include <cmath>
 
-#include <sys/mman.h>
-
 #include <fmt/format.h>
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/log.hpp"
 #include "tessera/core/model_file.hpp"
+#include "tessera/cpp/mapped_file.hpp"
 
 namespace tessera {
 namespace {
@@ -303,33 +302,6 @@ namespace {
 
 constexpr uint64_t kPageBytes = 4096;
 
-// Read-ahead hint for mapped bytes about to be read: one large read instead
-// of a fault per few pages when the file is not in the page cache yet.
-void will_need(const void* mapped, uint64_t size) {
-#if defined(MADV_WILLNEED)
-  const auto address = reinterpret_cast<uintptr_t>(mapped);
-  const uintptr_t first = address / kPageBytes * kPageBytes;
-  (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(address + size - first), MADV_WILLNEED);
-#else
-  (void)mapped, (void)size;
-#endif
-}
-
-// Mapped bytes already copied into a backend: drop them from this process's
-// resident set (the file stays in the page cache, and a later read faults
-// them in again), so a copying load does not hold the weights twice. Only
-// whole pages inside the range: a neighbour may be used in place.
-void done_with(const void* mapped, uint64_t size) {
-#if defined(MADV_DONTNEED)
-  const auto address = reinterpret_cast<uintptr_t>(mapped);
-  const uintptr_t first = (address + kPageBytes - 1) / kPageBytes * kPageBytes;
-  const uintptr_t last = (address + size) / kPageBytes * kPageBytes;
-  if (last > first) (void)madvise(reinterpret_cast<void*>(first), static_cast<size_t>(last - first), MADV_DONTNEED);
-#else
-  (void)mapped, (void)size;
-#endif
-}
-
 // Reads one byte per page, so the page faults happen now.
 void touch_pages(const void* mapped, uint64_t size) {
   const auto* bytes = static_cast<const volatile uint8_t*>(mapped);
@@ -347,7 +319,7 @@ void LlamaRuntime::load_mapped(const void* mapped, uint64_t size, const LoadProg
   const auto* bytes = static_cast<const uint8_t*>(mapped);
   for (uint64_t done = 0; done < size;) {
     const uint64_t n = std::min(kSlice, size - done);
-    will_need(bytes + done, n);
+    sdk::advise_will_need(bytes + done, n);
     use(done, n);
     done += n;
     uploaded_ += n;
@@ -386,7 +358,7 @@ LlamaRuntime::Placed LlamaRuntime::place(const ModelFile& model, const std::stri
       load_mapped(mapped, info->n_bytes, progress, [&](uint64_t offset, uint64_t n) {
         const uint8_t* bytes = static_cast<const uint8_t*>(mapped) + offset;
         backend.write(buffer, offset, bytes, n);
-        done_with(bytes, n);
+        sdk::release_resident(bytes, n);  // copied: not held twice
       });
     } else {
       // One staging buffer for every such tensor of the load: a fresh

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "gptq_layout.hpp"
+#include "tessera/cpp/mapped_file.hpp"
 #include "tessera/cpp/plugin.hpp"
 #include "tessera/quant/half.hpp"
 
@@ -133,15 +134,18 @@ class HfModel::Builder {
     m_.tensors_.push_back(std::move(t));
   }
   Tensor mapped(const SafetensorsSet::Entry& e, const std::string& name, int32_t dtype, std::vector<uint64_t> dims) {
-    return Tensor{name, dtype, std::move(dims), e.tensor->data, e.tensor->n_bytes(), m_.files_->file_offset(e), e.shard, {}};
+    return Tensor{name, dtype, std::move(dims), e.tensor->data, e.tensor->n_bytes(), m_.files_->file_offset(e), e.shard, {}, {}};
   }
   Tensor owned(OwnedBytes bytes, const std::string& name, int32_t dtype, std::vector<uint64_t> dims) {
     OwnedBytes& b = m_.owned_.emplace_back(std::move(bytes));
-    return Tensor{name, dtype, std::move(dims), b.data(), b.size(), 0, 0, {}};
+    return Tensor{name, dtype, std::move(dims), b.data(), b.size(), 0, 0, {}, {}};
   }
   static Tensor built(const std::string& name, int32_t dtype, std::vector<uint64_t> dims, uint64_t n_bytes,
-                      std::function<void(uint8_t*)> build) {
-    return Tensor{name, dtype, std::move(dims), nullptr, n_bytes, 0, 0, std::move(build)};
+                      std::function<void(uint8_t*)> build, std::vector<std::span<const uint8_t>> sources) {
+    return Tensor{name, dtype, std::move(dims), nullptr, n_bytes, 0, 0, std::move(build), std::move(sources)};
+  }
+  static std::span<const uint8_t> bytes_of(const SafetensorsSet::Entry& e) {
+    return {e.tensor->data, static_cast<size_t>(e.tensor->n_bytes())};
   }
 
   // [rows, cols] in HF order -> dims {cols, rows}, mapped in place.
@@ -179,7 +183,7 @@ class HfModel::Builder {
     const uint8_t* rows = e.tensor->data;
     add(built(name, dtype, {in, out}, out * row_bytes, [rows, row_bytes, order](uint8_t* dst) {
       for (uint64_t r = 0; r < order.size(); ++r) std::memcpy(dst + r * row_bytes, rows + order[r] * row_bytes, row_bytes);
-    }));
+    }, {bytes_of(e)}));
   }
 
   void gptq_linear(const std::string& hf, const std::string& name, uint64_t in, uint64_t out,
@@ -230,8 +234,11 @@ class HfModel::Builder {
     src.scales = scales.tensor->data;
     src.g_idx = g_idx != nullptr ? g_idx->tensor->data : nullptr;
     auto plan = std::make_shared<const GptqPlan>(plan_gptq_tensor(src, order));
+    std::vector<std::span<const uint8_t>> sources = {bytes_of(qweight), bytes_of(qzeros), bytes_of(scales)};
+    if (g_idx != nullptr) sources.push_back(bytes_of(*g_idx));
+    for (const auto& s : sources) sdk::release_resident(s.data(), s.size());  // the plan's checks read them
     add(built(name, gptq_dtype(q.bits), {in, out}, plan->header.total_bytes,
-              [plan](uint8_t* dst) { write_gptq_tensor(*plan, dst); }));
+              [plan](uint8_t* dst) { write_gptq_tensor(*plan, dst); }, std::move(sources)));
   }
 
   // Older GPTQ tools store a bias buffer of zeros for every projection.
@@ -338,12 +345,16 @@ void HfModel::read(uint64_t index, uint64_t offset, void* dst, uint64_t size) co
   auto* out = static_cast<uint8_t*>(dst);
   if (t.data != nullptr) {
     std::memcpy(out, t.data + offset, static_cast<size_t>(size));
-  } else if (offset == 0 && size == t.n_bytes) {
-    t.build(out);
   } else {
-    OwnedBytes whole(t.n_bytes);
-    t.build(whole.data());
-    std::memcpy(out, whole.data() + offset, static_cast<size_t>(size));
+    for (const auto& s : t.sources) sdk::advise_will_need(s.data(), s.size());
+    if (offset == 0 && size == t.n_bytes) {
+      t.build(out);
+    } else {
+      OwnedBytes whole(t.n_bytes);
+      t.build(whole.data());
+      std::memcpy(out, whole.data() + offset, static_cast<size_t>(size));
+    }
+    for (const auto& s : t.sources) sdk::release_resident(s.data(), s.size());
   }
 }
 

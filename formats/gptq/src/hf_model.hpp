@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,6 +46,9 @@ class HfModel {
     uint64_t file_offset = 0;   // in its shard for tensors passed through, else 0
     uint32_t file_index = 0;
     std::function<void(uint8_t*)> build;  // writes all n_bytes; set when data is nullptr
+    // The mapped bytes `build` reads: released from the resident set after
+    // a build, so a load does not hold the checkpoint next to its copy.
+    std::vector<std::span<const uint8_t>> sources;
   };
 
   // Throws sdk::Error (IO, FORMAT, UNSUPPORTED) naming file, tensor, field.
@@ -59,6 +63,7 @@ class HfModel {
   // Copies bytes [offset, offset + size) of a tensor to `dst` (OUT_OF_RANGE
   // outside it). A tensor built on read is written straight into `dst` when
   // the whole of it is asked for; a part of one costs a full build aside.
+  // The mapped bytes a build read leave the resident set afterwards.
   void read(uint64_t index, uint64_t offset, void* dst, uint64_t size) const;
   OwnedBytes read_all(uint64_t index) const;  // 64-byte aligned
   // Things the user should know that do not stop the model loading.

@@ -63,4 +63,29 @@ class MappedFile {
   uint64_t size_ = 0;
 };
 
+// Advice about bytes of a read-only file mapping (a MappedFile's, or one a
+// format plugin handed out). Only advice: failures are ignored.
+
+// About to read these bytes: one large read-ahead instead of a page fault
+// per few pages when the file is not in the page cache yet.
+inline void advise_will_need(const void* mapped, uint64_t size) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto address = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t first = address / page * page;
+  if (size > 0) (void)::madvise(reinterpret_cast<void*>(first), static_cast<size_t>(address + size - first), MADV_WILLNEED);
+}
+
+// Done with these bytes (their contents were copied or converted elsewhere):
+// drop them from the process's resident set. The file stays in the page
+// cache and a later read faults them in again, so this is safe while others
+// still read them. Only whole pages inside the range: a neighbouring tensor
+// may be in use in place.
+inline void release_resident(const void* mapped, uint64_t size) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto address = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t first = (address + page - 1) / page * page;
+  const uintptr_t last = (address + size) / page * page;
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), static_cast<size_t>(last - first), MADV_DONTNEED);
+}
+
 }  // namespace tessera::sdk
