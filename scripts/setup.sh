@@ -91,7 +91,7 @@ case $mode in
       ctest --test-dir "$BUILD_DIR-asan" -j "$JOBS" --output-on-failure --timeout 900 \
       -E '^sdk_|ReferencePerplexity\.(F32|Q8_0)Wiki'
     echo "== bounded fuzzing (libFuzzer, clang) ($(date -u +%T))"
-    CC=clang CXX=clang++ BUILD_TARGETS="fuzz_gguf_reader fuzz_safetensors fuzz_pipeline make_gguf_fuzz_seeds make_safetensors_fuzz_seeds" \
+    CC=clang CXX=clang++ BUILD_TARGETS="fuzz_gguf_reader fuzz_safetensors fuzz_hf_directory fuzz_pipeline make_gguf_fuzz_seeds make_safetensors_fuzz_seeds make_hf_directory_fuzz_seeds" \
       build "$BUILD_DIR-fuzz" -DTESSERA_BUILD_FUZZERS=ON -DTESSERA_ENABLE_CUDA=OFF
     ctest --test-dir "$BUILD_DIR-fuzz" -j "$JOBS" --output-on-failure -R '^fuzz_'
     echo "== done ($(date -u +%T))"

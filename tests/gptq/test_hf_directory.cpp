@@ -670,6 +670,11 @@ TEST(HfDirectoryShards, ShardNameMayNotLeaveTheDirectory) {
   TinyGptqDir d;
   write_sharded(tmp.path(), d, [](nlohmann::json& index) { index["weight_map"]["lm_head.weight"] = "../x.safetensors"; });
   expect_open_error(tmp.path(), TESSERA_ERR_FORMAT, {"'weight_map.lm_head.weight' is '../x.safetensors'", "no '/'"});
+  // Found by fuzz_hf_directory: a name longer than the OS allows threw
+  // std::filesystem_error out of the reader.
+  const std::string long_name = "model-" + std::string(300, 'a') + ".safetensors";
+  write_sharded(tmp.path(), d, [&](nlohmann::json& index) { index["weight_map"]["lm_head.weight"] = long_name; });
+  expect_open_error(tmp.path(), TESSERA_ERR_FORMAT, {"'weight_map.lm_head.weight' is '" + long_name + "'", "at most 255 bytes"});
   write_sharded(tmp.path(), d, [](nlohmann::json& index) { index["weight_map"] = nlohmann::json::array(); });
   expect_open_error(tmp.path(), TESSERA_ERR_FORMAT, {"field 'weight_map' is missing, empty or not an object"});
 }

@@ -275,9 +275,15 @@ std::unique_ptr<HfModel> HfModel::open(const fs::path& dir) {
     throw sdk::Error(TESSERA_ERR_IO, dir.string() + ": expected a Hugging Face model directory (config.json + "
                                                     "*.safetensors)");
   auto m = std::unique_ptr<HfModel>(new HfModel());
-  m->config_ = read_hf_config(dir / "config.json");
-  m->quant_ = read_quant_config(dir);
-  m->files_ = SafetensorsSet::open_directory(dir);
+  try {
+    m->config_ = read_hf_config(dir / "config.json");
+    m->quant_ = read_quant_config(dir);
+    m->files_ = SafetensorsSet::open_directory(dir);
+  } catch (const fs::filesystem_error& e) {
+    // A file the directory names that the OS cannot look at (a name too
+    // long, no permission): an IO error like a missing one, not a crash.
+    throw sdk::Error(TESSERA_ERR_IO, dir.string() + ": " + e.what());
+  }
   Builder(*m).build();
 
   const HfConfig& c = m->config_;

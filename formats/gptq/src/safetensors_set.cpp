@@ -19,9 +19,12 @@ namespace {
 }
 
 // Shard names come from the index; they must stay inside the directory.
+// NAME_MAX on the file systems models live on.
+constexpr std::size_t kMaxFileNameBytes = 255;
+
 bool is_plain_file_name(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos;
+  return !name.empty() && name.size() <= kMaxFileNameBytes && name != "." && name != ".." &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
 std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
@@ -46,7 +49,8 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
     const std::string shard = it.value().get<std::string>();
     if (!is_plain_file_name(shard))
       format_error(index_path, "field 'weight_map." + it.key() + "' is '" + shard +
-                                   "'; expected a file name in the model directory (no '/')");
+                                   "'; expected a file name in the model directory (no '/', at most " +
+                                   std::to_string(kMaxFileNameBytes) + " bytes)");
     out[it.key()] = shard;
   }
   return out;
