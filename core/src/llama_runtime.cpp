@@ -63,6 +63,7 @@ LlamaRuntime::LlamaRuntime(const ModelFile& model, std::vector<BackendPlacement>
     logger()->warn("context.size {} is longer than the model's trained context of {} tokens ({}.context_length); "
                    "text past it may degrade",
                    options_.context_size, hp_.context_length, "llama");
+  check_tensor_shapes(model, hp_);  // before any size is computed from the metadata
   assign_layers(placements);
   check_memory(model);
 

@@ -1,5 +1,10 @@
 #include "tessera/core/model_params.hpp"
 
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "tessera/core/error.hpp"
@@ -18,6 +23,8 @@ class MetadataReader {
     const MetadataValue* v = find(key);
     if (v == nullptr) fail(key, "is missing; expected an integer");
     if (!v->is_integer()) fail(key, fmt::format("is a {}; expected an integer", value_type_name(v->type)));
+    if (const auto* u = std::get_if<uint64_t>(&v->value); u != nullptr && *u > static_cast<uint64_t>(INT64_MAX))
+      fail(key, fmt::format("is {}; expected at most {}", *u, INT64_MAX));  // as_int would wrap it
     const int64_t value = v->as_int();
     if (value < min_value) fail(key, fmt::format("is {}; expected at least {}", value, min_value));
     return value;
@@ -87,23 +94,69 @@ LlamaHyperParams read_hyper_params(const ModelFile& model) {
     m.fail(a + "attention.head_count_kv",
            fmt::format("is {}; expected a divisor of the head count {}", p.head_count_kv, p.head_count));
   p.rope_dimension_count = m.int_or(a + "rope.dimension_count", p.head_dim());
-  if (p.rope_dimension_count > p.head_dim() || p.rope_dimension_count % 2 != 0)
-    m.fail(a + "rope.dimension_count",
-           fmt::format("is {}; expected an even number <= the head dimension {}", p.rope_dimension_count, p.head_dim()));
+  if (p.rope_dimension_count < 2 || p.rope_dimension_count > p.head_dim() || p.rope_dimension_count % 2 != 0)
+    m.fail(a + "rope.dimension_count", fmt::format("is {}; expected an even number from 2 to the head dimension {}",
+                                                   p.rope_dimension_count, p.head_dim()));
   p.rope_freq_base = m.double_or(a + "rope.freq_base", 10000.0);
+  if (!std::isfinite(p.rope_freq_base) || p.rope_freq_base <= 0)
+    m.fail(a + "rope.freq_base", fmt::format("is {}; expected a finite number > 0", p.rope_freq_base));
   const std::string scaling = m.string_or(a + "rope.scaling.type", "none");
   if (scaling == "linear") {
     const double factor = m.double_or(a + "rope.scaling.factor", 1.0);
-    if (!(factor > 0)) m.fail(a + "rope.scaling.factor", "must be positive");
+    if (!std::isfinite(factor) || factor <= 0)
+      m.fail(a + "rope.scaling.factor", fmt::format("is {}; expected a finite number > 0", factor));
     p.rope_freq_scale = 1.0 / factor;
   } else if (scaling != "none") {
     m.fail(a + "rope.scaling.type", fmt::format("is '{}'; tessera supports 'none' and 'linear'", scaling));
   }
   p.rms_epsilon = m.double_or(a + "attention.layer_norm_rms_epsilon", 1e-5);
+  if (!std::isfinite(p.rms_epsilon) || p.rms_epsilon < 0)
+    m.fail(a + "attention.layer_norm_rms_epsilon", fmt::format("is {}; expected a finite number >= 0", p.rms_epsilon));
   if (const auto* tokens = m.array("tokenizer.ggml.tokens", TESSERA_VALUE_STRING))
     p.vocab_size = static_cast<int64_t>(tokens->size());
   p.vocab_size = m.int_or(a + "vocab_size", p.vocab_size);
   return p;
+}
+
+void check_tensor_shapes(const ModelFile& model, const LlamaHyperParams& p) {
+  const std::string a = p.architecture + ".";
+  const auto e = static_cast<uint64_t>(p.embedding_length), f = static_cast<uint64_t>(p.feed_forward_length);
+  const auto v = static_cast<uint64_t>(p.vocab_size), kv = static_cast<uint64_t>(p.head_count_kv * p.head_dim());
+  const std::string embd = a + "embedding_length " + std::to_string(e);
+  const std::string ffn = a + "feed_forward_length " + std::to_string(f);
+  const std::string vocab = "vocab size " + std::to_string(v) + " (" + a + "vocab_size or tokenizer.ggml.tokens)";
+  const std::string kv_width = a + "attention.head_count_kv " + std::to_string(p.head_count_kv) + " x head dim " +
+                               std::to_string(p.head_dim()) + " (" + embd + " / " + a + "attention.head_count " +
+                               std::to_string(p.head_count) + ")";
+  auto expect = [&](const std::string& name, std::vector<uint64_t> dims, const std::string& why, bool required = true) {
+    const TensorInfo* t = model.find_tensor(name);
+    if (t == nullptr) {
+      if (!required) return;
+      throw Error(fmt::format("{}: tensor '{}' is missing", model.path().string(), name), TESSERA_ERR_FORMAT);
+    }
+    if (t->dims != dims) {
+      TensorInfo wanted;
+      wanted.dims = std::move(dims);
+      throw Error(fmt::format("{}: tensor '{}' is {}; expected {} from {}", model.path().string(), name,
+                              t->shape_text(), wanted.shape_text(), why),
+                  TESSERA_ERR_FORMAT);
+    }
+  };
+  expect("token_embd.weight", {e, v}, embd + " and " + vocab);
+  expect("output_norm.weight", {e}, embd);
+  expect("output.weight", {e, v}, embd + " and " + vocab, /*required=*/false);  // absent: tied to the embedding
+  for (int64_t l = 0; l < p.block_count; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    expect(b + "attn_norm.weight", {e}, embd);
+    expect(b + "attn_q.weight", {e, e}, embd);
+    expect(b + "attn_k.weight", {e, kv}, embd + " and " + kv_width);
+    expect(b + "attn_v.weight", {e, kv}, embd + " and " + kv_width);
+    expect(b + "attn_output.weight", {e, e}, embd);
+    expect(b + "ffn_norm.weight", {e}, embd);
+    expect(b + "ffn_gate.weight", {e, f}, embd + " and " + ffn);
+    expect(b + "ffn_up.weight", {e, f}, embd + " and " + ffn);
+    expect(b + "ffn_down.weight", {f, e}, ffn + " and " + embd);
+  }
 }
 
 TokenizerSpec read_tokenizer(const ModelFile& model) {

@@ -1,10 +1,13 @@
 #include "tessera/core/session.hpp"
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/model_params.hpp"
 #include "tessera/core/plugin_registry.hpp"
 #include "tessera/core/sentencepiece_tokenizer.hpp"
 
@@ -42,7 +45,7 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
     kernels_.push_back(std::make_unique<KernelInstance>(*plugin, entry));
     for (const KernelOverride& op : entry.ops) options.kernels.push_back({entry.backend, op.op, op.dtype, kernels_.back().get()});
   }
-  runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
+  // The tokenizer first: a bad vocabulary is refused before the weights load.
   // A tokenizer.model named by the pipeline wins; else one the format plugin
   // found beside the weights (metadata key tokenizer.model_file, e.g. a
   // Hugging Face directory); else the vocabulary in the model's metadata.
@@ -50,13 +53,21 @@ Session::Session(const Pipeline& pipeline, PluginRegistry& registry, const Llama
   if (sp_model.empty()) sp_model = model_->get_string("tokenizer.model_file").value_or("");
   if (!sp_model.empty()) {
     tokenizer_ = std::make_unique<SentencePieceTokenizer>(sp_model);
-    if (tokenizer_->vocab_size() != runtime_->hparams().vocab_size)
+    const int64_t vocab_size = read_hyper_params(*model_).vocab_size;
+    if (tokenizer_->vocab_size() != vocab_size)
       throw Error(fmt::format("{}: {} pieces, but the model's vocabulary has {} tokens", sp_model.string(),
-                              tokenizer_->vocab_size(), runtime_->hparams().vocab_size),
+                              tokenizer_->vocab_size(), vocab_size),
                   TESSERA_ERR_FORMAT);
   } else {
-    tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
+    try {
+      tokenizer_ = std::make_unique<SpmTokenizer>(read_tokenizer(*model_));
+    } catch (const Error& e) {
+      const std::string file = model_->path().string();
+      if (std::string_view(e.what()).starts_with(file)) throw;
+      throw Error(fmt::format("{}: {}", file, e.what()), e.code());
+    }
   }
+  runtime_ = std::make_unique<LlamaRuntime>(*model_, std::move(placements), options, progress);
   if (!pipeline.sampling.empty()) {
     // Samplers match text as it reads (DRY's "\n" breaker), so they get each
     // token decoded: "<0x0A>" as a newline, '▁' as a space, controls empty.

@@ -46,6 +46,11 @@ struct TokenizerSpec {
 // a value of the wrong type, an unsupported architecture or inconsistent
 // values (e.g. heads that do not divide the embedding).
 LlamaHyperParams read_hyper_params(const ModelFile& model);
+// Checks that every weight the llama graph reads is present with the shape
+// the hyper-parameters give it, before anything is sized or allocated from
+// them. Throws tessera::Error (FORMAT) naming the file, the tensor, its
+// shape, the expected one and the metadata keys it comes from.
+void check_tensor_shapes(const ModelFile& model, const LlamaHyperParams& params);
 TokenizerSpec read_tokenizer(const ModelFile& model);
 
 }  // namespace tessera
