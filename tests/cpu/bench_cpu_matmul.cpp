@@ -8,7 +8,10 @@
 //   build/bin/bench_cpu_matmul --vnni     (the int8 types only, avx512 vs vnni)
 // Times are the best of several runs; GB/s counts the weight bytes once.
 // Mat-vec cycles through enough weight copies (>= 160 MB) that every run
-// reads its weights from DRAM, not from the L3 a single copy would fit in.
+// reads its weights from DRAM, not from the L3 a single copy would fit in;
+// TESSERA_BENCH_CACHED=1 keeps one copy instead (4096 x 4096 then stays in a
+// 32 MiB L3: the kernel's compute-bound rate).
+#include <cstdlib>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   const bool vnni_only = argc > 1 && std::strcmp(argv[1], "--vnni") == 0;
   // An optional second argument keeps one type (e.g. `--vnni Q4_K`).
   const std::string only_type = argc > 2 ? argv[2] : "";
+  const bool cached = std::getenv("TESSERA_BENCH_CACHED") != nullptr && std::string(std::getenv("TESSERA_BENCH_CACHED")) == "1";
   const bool have_vnni = Backend(yaml_for("vnni", 1)).create_status().code == TESSERA_OK;
   std::printf("memcpy bandwidth (read + write): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
               copy_bandwidth(size_t{256} << 20, 1), copy_bandwidth(size_t{256} << 20, 2));
@@ -115,7 +119,7 @@ int main(int argc, char** argv) {
             if (std::strcmp(kernels, "scalar") == 0 && (vnni_only || (n > 1 && s.m > 4096))) continue;
             // vnni differs from avx512 only for the int8 types.
             if (std::strcmp(kernels, "vnni") == 0 && (!have_vnni || !int8_type)) continue;
-            const size_t copies = n > 1 ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
+            const size_t copies = n > 1 || cached ? 1 : std::max<size_t>(1, (size_t{160} << 20) / w.size() + 1);
             std::vector<std::unique_ptr<MatMulRun>> runs;
             for (size_t i = 0; i < copies; ++i)
               runs.push_back(std::make_unique<MatMulRun>(yaml_for(kernels, threads), c, w, x));

@@ -4,8 +4,9 @@
 // one float scale (see quantize_block), then each
 // weight block's dot product with them is one vpdpbusd (AVX512_VNNI, 256-bit)
 // and the float sum gets d_w * d_x * int_dot per block: fewer instructions
-// per block than expanding the weights to floats. Q4_0 takes 8 blocks per
-// step (IntQ4_0::group): 4 vpdpbusd and one float FMA. N > 4 (prefill) runs int8
+// per block than expanding the weights to floats. Q4_0 and IQ4_NL (the same
+// 18-byte block) take 8 blocks per step (NibbleGroup): 4 vpdpbusd and one
+// float FMA. N > 4 (prefill) runs int8
 // panels (see "prefill" below). Results differ from the float kernels by the
 // activation rounding (~0.4% of the output's term scale), as llama.cpp's
 // dot products for these types do (q8_0 activations; q8_1 for Q4_1 / Q5_1).
@@ -44,20 +45,22 @@ constexpr int64_t kBlock = 32;
 constexpr int64_t kPrefetchBlocks = 256;
 
 // One quantized activation column: per block 32 codes and the scale. Q4_0
-// also gets the column laid out for groups of 8 blocks (IntQ4_0::group):
-// per group 4 x 64 codes, the k-th 64 being codes 8k..8k+7 of each of the 8
-// blocks; 16 correction lanes (lane 2i: -8 * the sum of block i's codes,
-// lane 2i + 1: 0); 16 scales (lanes 2i and 2i + 1: block i's); and for the
-// blocks after the last whole group (IntQ4_0::dot) the lane sums of -8 *
-// codes (8 lanes of 4 codes, vpdpbusd's grouping), so the weights' unsigned
-// 0..15 codes give sum((q - 8) * x8) in one step. Q8_0 needs neither.
+// and IQ4_NL also get the column laid out for groups of 8 blocks
+// (NibbleGroup): per group 4 x 64 codes, the k-th 64 being codes 8k..8k+7 of
+// each of the 8 blocks; 16 correction lanes (lane 2i: -offset * the sum of
+// block i's codes, lane 2i + 1: 0); 16 scales (lanes 2i and 2i + 1: block
+// i's); and for the blocks after the last whole group (dot) the lane sums of
+// -offset * codes (8 lanes of 4 codes, vpdpbusd's grouping). The weights
+// enter vpdpbusd as unsigned bytes w + offset (Q4_0: its codes 0..15, offset
+// 8; IQ4_NL: its code book values + 128), so the corrections give
+// sum(w * x) in one step. Q8_0 needs none of it.
 struct QuantColumn {
   const int8_t* q;
   const float* d;
-  const float* s;         // per block d * sum(codes), set for Q4_1 / Q5_1
-  const int32_t* minus8;  // [blocks][8], set for blocks >= groups * 8
+  const float* s;       // per block d * sum(codes), set for Q4_1 / Q5_1
+  const int32_t* corr;  // [blocks][8], set for blocks >= groups * 8
   const int8_t* q8;     // [groups][256]
-  const int32_t* m8;    // [groups][16]
+  const int32_t* corr8; // [groups][16]
   const float* d8;      // [groups][16]
 };
 
@@ -67,21 +70,22 @@ struct Activations {
   int8_t* q;
   float* d;
   float* s;  // nullptr unless the weights have a min (Q4_1, Q5_1)
-  int32_t* minus8;
+  int32_t* corr;
   int8_t* q8;
-  int32_t* m8;
+  int32_t* corr8;
   float* d8;
+  int32_t offset;   // of the unsigned weight bytes, for corr / corr8
   int64_t blocks;   // per column
   int64_t columns;  // n * c2 * c3
   int64_t groups() const { return blocks / kGroupBlocks; }
   QuantColumn column(int64_t i) const {
     QuantColumn c{q + i * blocks * kBlock, d + i * blocks, s != nullptr ? s + i * blocks : nullptr,
                   nullptr, nullptr, nullptr, nullptr};
-    if (q8 != nullptr) {  // Q4_0
+    if (q8 != nullptr) {  // Q4_0, IQ4_NL
       const int64_t g = groups();
-      c.minus8 = minus8 + i * blocks * 8;
+      c.corr = corr + i * blocks * 8;
       c.q8 = q8 + i * g * kGroupBlocks * kBlock;
-      c.m8 = m8 + i * g * 16;
+      c.corr8 = corr8 + i * g * 16;
       c.d8 = d8 + i * g * 16;
     }
     return c;
@@ -122,20 +126,20 @@ inline int32_t block_sum(const int8_t* q) {
   return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
 }
 
-// The mat-vec's Q4_0 correction: per lane of 4 codes, -8 * their sum.
-void minus8_lanes(const int8_t* q, int32_t* minus8) {
+// A block's correction lanes: per lane of 4 codes, -offset * their sum.
+void correction_lanes(const int8_t* q, int32_t offset, int32_t* corr) {
   const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-  const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), codes);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(minus8), _mm256_sub_epi32(_mm256_setzero_si256(), sums));
+  const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), codes);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(corr), _mm256_mullo_epi32(sums, _mm256_set1_epi32(-offset)));
 }
 
-// Column u's Q4_0 group layout (QuantColumn::q8, m8, d8) from its blocks.
+// Column u's group layout (QuantColumn::q8, corr8, d8) from its blocks.
 void group_layout(const Activations& a, int64_t u) {
   const int64_t groups = a.groups();
   const int8_t* q = a.q + u * a.blocks * kBlock;
   const float* d = a.d + u * a.blocks;
   int8_t* q8 = a.q8 + u * groups * kGroupBlocks * kBlock;
-  int32_t* m8 = a.m8 + u * groups * 16;
+  int32_t* corr8 = a.corr8 + u * groups * 16;
   float* d8 = a.d8 + u * groups * 16;
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t i = 0; i < kGroupBlocks; ++i) {
@@ -143,8 +147,8 @@ void group_layout(const Activations& a, int64_t u) {
       int32_t sum = 0;
       for (int e = 0; e < kBlock; ++e) sum += block[e];
       for (int k = 0; k < 4; ++k) __builtin_memcpy(q8 + (g * 4 + k) * 64 + i * 8, block + 8 * k, 8);
-      m8[g * 16 + 2 * i] = -8 * sum;
-      m8[g * 16 + 2 * i + 1] = 0;
+      corr8[g * 16 + 2 * i] = -a.offset * sum;
+      corr8[g * 16 + 2 * i + 1] = 0;
       d8[g * 16 + 2 * i] = d8[g * 16 + 2 * i + 1] = d[g * kGroupBlocks + i];
     }
 }
@@ -164,11 +168,11 @@ void quantize_range(void* user, int64_t begin, int64_t end, int) {
       float* s = jb.act.s + u * jb.act.blocks;
       for (int64_t b = 0; b < jb.act.blocks; ++b) s[b] = d[b] * static_cast<float>(block_sum(q + b * kBlock));
     }
-    if (jb.act.q8 == nullptr) continue;  // Q8_0
+    if (jb.act.q8 == nullptr) continue;  // no group layout
     group_layout(jb.act, u);
-    int32_t* minus8 = jb.act.minus8 + u * jb.act.blocks * 8;
+    int32_t* corr = jb.act.corr + u * jb.act.blocks * 8;
     for (int64_t b = jb.act.groups() * kGroupBlocks; b < jb.act.blocks; ++b)
-      minus8_lanes(q + b * kBlock, minus8 + b * 8);
+      correction_lanes(q + b * kBlock, jb.act.offset, corr + b * 8);
   }
 }
 
@@ -203,25 +207,18 @@ inline __m256i load_codes(const QuantColumn& x, int64_t b) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + b * kBlock));
 }
 
-// Q4_0: codes 0..15, low nibbles are values 0..15, high nibbles 16..31.
-struct IntQ4_0 {
-  static constexpr int kBytes = sizeof(BlockQ4_0);
-  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_0*>(p)->d); }
-  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    const __m256i init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.minus8 + b * 8));
-    return _mm256_dpbusd_epi32(init, nibble_codes(reinterpret_cast<const BlockQ4_0*>(p)->qs), load_codes(x, b));
-  }
-  // Eight blocks (144 bytes at p) at once: their 256 codes as four vectors
-  // c[k] = codes 8k..8k+7 of each block (2 int lanes per block, block i in
-  // lanes 2i and 2i + 1), and the 8 scales d_w in the same lanes. One int
-  // sum and one float FMA then serve 8 blocks. The bytes are gathered by
-  // 16-bit permutes (qs and d start at even offsets) of 64-byte loads at p,
-  // p + 8 (codes 8..15 lie 8 bytes after codes 0..7) and 72 bytes on.
-  struct Group {
-    __m512i c[4];
-    __m512 dw;
-  };
-  static Group group(const std::byte* p) {
+// Eight 18-byte blocks of 32 nibbles and an f16 scale (Q4_0, IQ4_NL; 144
+// bytes at p) at once: their 256 codes as four vectors c[k] = codes
+// 8k..8k+7 of each block (2 int lanes per block, block i in lanes 2i and
+// 2i + 1), and the 8 scales d_w in the same lanes. One int sum and one float
+// FMA then serve 8 blocks. The bytes are gathered by 16-bit permutes (qs and
+// d start at even offsets) of 64-byte loads at p, p + 8 (codes 8..15 lie 8
+// bytes after codes 0..7) and 72 bytes on.
+struct NibbleGroup {
+  __m512i c[4];
+  __m512 dw;
+
+  static NibbleGroup gather(const std::byte* p) {
     // Word w of a gathered vector: block i = w / 4, its word w % 4 of the
     // 8 code bytes, at byte 18 i + 2 + 2 (w % 4) of the group; blocks 4..7
     // come from the second source (72 bytes on: word 32 + ...).
@@ -242,13 +239,31 @@ struct IntQ4_0 {
             _mm512_cvtph_ps(d)};
   }
   // The group's 16 int lanes (2 per block) with activation column x.
-  static __m512i group_dot(const Group& w, const QuantColumn& x, int64_t g) {
+  __m512i dot(const QuantColumn& x, int64_t g) const {
     const int8_t* q = x.q8 + g * kGroupBlocks * kBlock;
-    __m512i dot = _mm512_loadu_si512(x.m8 + g * 16);
+    __m512i sum = _mm512_loadu_si512(x.corr8 + g * 16);
     #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(dot, w.c[k], _mm512_loadu_si512(q + 64 * k));
-    return dot;
+    for (int k = 0; k < 4; ++k) sum = _mm512_dpbusd_epi32(sum, c[k], _mm512_loadu_si512(q + 64 * k));
+    return sum;
   }
+};
+
+// One block's 8 int lanes with activation block b for an offset type: its
+// unsigned weight bytes w from the correction lanes on.
+inline __m256i offset_dot(__m256i w, const QuantColumn& x, int64_t b) {
+  const __m256i init = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.corr + b * 8));
+  return _mm256_dpbusd_epi32(init, w, load_codes(x, b));
+}
+
+// Q4_0: codes 0..15 (offset 8), low nibbles are values 0..15, high nibbles 16..31.
+struct IntQ4_0 {
+  static constexpr int kBytes = sizeof(BlockQ4_0);
+  static constexpr int32_t kOffset = 8;
+  static float scale(const std::byte* p) { return half_to_float(reinterpret_cast<const BlockQ4_0*>(p)->d); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    return offset_dot(nibble_codes(reinterpret_cast<const BlockQ4_0*>(p)->qs), x, b);
+  }
+  static NibbleGroup group(const std::byte* p) { return NibbleGroup::gather(p); }
 };
 
 // The other types give their block's 32 weight bytes in value order
@@ -312,12 +327,24 @@ struct IntQ5_1 {
   }
 };
 
-// IQ4_NL: the code book's signed values.
+// IQ4_NL: the code book's signed values (the prefill panels' weights()); the
+// mat-vec takes them + 128 as unsigned bytes (offset 128), in Q4_0's groups.
 struct IntIQ4_NL {
   static constexpr int kBytes = sizeof(BlockIQ4_NL);
   static constexpr bool kSigned = true;
+  static constexpr int32_t kOffset = 128;
   static float scale(const std::byte* p) { return block_scale<BlockIQ4_NL>(p); }
   static __m256i weights(const std::byte* p) { return iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs); }
+  static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
+    return offset_dot(_mm256_xor_si256(weights(p), _mm256_set1_epi8(static_cast<char>(0x80))), x, b);
+  }
+  static NibbleGroup group(const std::byte* p) {
+    NibbleGroup g = NibbleGroup::gather(p);
+    const __m512i book = _mm512_broadcast_i32x4(_mm_xor_si128(load128(kIq4nlValues), _mm_set1_epi8(static_cast<char>(0x80))));
+    #pragma GCC unroll 4
+    for (auto& c : g.c) c = _mm512_shuffle_epi8(book, c);
+    return g;
+  }
 };
 
 // RR rows x RN columns; per (row, column) a float vector of 8 lanes gets
@@ -350,7 +377,7 @@ inline void int_rows(const std::byte* const* w, const QuantColumn* x, int64_t bl
         const auto wg = D::group(p);
         #pragma GCC unroll 16
         for (int c = 0; c < RN; ++c)
-          accg[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(D::group_dot(wg, x[c], g)),
+          accg[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(wg.dot(x[c], g)),
                                        _mm512_mul_ps(wg.dw, _mm512_loadu_ps(x[c].d8 + g * 16)), accg[r][c]);
       }
     }
@@ -618,8 +645,8 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   jb.act.blocks = j.k / kBlock;  // rows are whole blocks
   jb.act.columns = j.n * j.c2 * j.c3;
   // One allocation per call: codes, scales, the code sums of Q4_1 / Q5_1,
-  // and for Q4_0 the group layout and correction lanes. Raw operator new: no
-  // library template is instantiated in this AVX-512 unit.
+  // and for Q4_0 / IQ4_NL the group layout and correction lanes. Raw
+  // operator new: no library template is instantiated in this AVX-512 unit.
   constexpr bool q4 = requires { D::group(nullptr); };
   constexpr bool with_min = requires(const std::byte* q) { D::min(q); };
   const size_t values = static_cast<size_t>(jb.act.blocks * jb.act.columns);
@@ -629,13 +656,14 @@ void run_int8(const MatMulJob& j, ThreadPool& pool) {
   const size_t bytes = values * (kBlock + sizeof(float)) + sums * sizeof(float) + lanes * sizeof(int32_t) +
                        grouped * 16 * (sizeof(int32_t) + sizeof(float)) + grouped * kGroupBlocks * kBlock;
   void* mem = ::operator new(bytes, std::align_val_t{64});
-  jb.act.minus8 = static_cast<int32_t*>(mem);
-  jb.act.m8 = jb.act.minus8 + lanes;
-  jb.act.d8 = reinterpret_cast<float*>(jb.act.m8 + grouped * 16);
+  jb.act.corr = static_cast<int32_t*>(mem);
+  jb.act.corr8 = jb.act.corr + lanes;
+  jb.act.d8 = reinterpret_cast<float*>(jb.act.corr8 + grouped * 16);
   jb.act.d = jb.act.d8 + grouped * 16;
   jb.act.s = with_min ? jb.act.d + values : nullptr;
   jb.act.q = reinterpret_cast<int8_t*>(jb.act.d + values + sums);
   jb.act.q8 = q4 ? jb.act.q + values * kBlock : nullptr;
+  if constexpr (q4) jb.act.offset = D::kOffset;
   pool.parallel_for(jb.act.columns, quantize_range, &jb);
   pool.parallel_for(tasks, int_range<IntRows<D>>, &jb);
   ::operator delete(mem, std::align_val_t{64});
