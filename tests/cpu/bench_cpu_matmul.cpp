@@ -11,10 +11,10 @@
 // reads its weights from DRAM, not from the L3 a single copy would fit in;
 // TESSERA_BENCH_CACHED=1 keeps one copy instead (4096 x 4096 then stays in a
 // 32 MiB L3: the kernel's compute-bound rate).
-#include <cstdlib>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   const bool vnni_only = argc > 1 && std::strcmp(argv[1], "--vnni") == 0;
   // An optional second argument keeps one type (e.g. `--vnni Q4_K`).
   const std::string only_type = argc > 2 ? argv[2] : "";
-  const bool cached = std::getenv("TESSERA_BENCH_CACHED") != nullptr && std::string(std::getenv("TESSERA_BENCH_CACHED")) == "1";
+  const char* cached_env = std::getenv("TESSERA_BENCH_CACHED");
+  const bool cached = cached_env != nullptr && std::strcmp(cached_env, "1") == 0;
   const bool have_vnni = Backend(yaml_for("vnni", 1)).create_status().code == TESSERA_OK;
   std::printf("memcpy bandwidth (read + write): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
               copy_bandwidth(size_t{256} << 20, 1), copy_bandwidth(size_t{256} << 20, 2));

@@ -3,7 +3,9 @@
 // NaN, the wrong type) must either load and generate or be refused with a
 // tessera::Error of a format-level status. A crash, a sanitizer report (the
 // ASan build runs this too) or another exception fails. Values the model
-// cannot be right with must be refused naming the key.
+// cannot be right with must be refused, and the error must name the file
+// (the messages name the key or the tensor too; the sweep prints them as the
+// "error" property).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,7 +147,7 @@ class HostileMetadata : public ::testing::TestWithParam<Mutation> {
 
 fs::path HostileMetadata::dir_;
 
-TEST_P(HostileMetadata, LoadsAndRunsOrIsRefusedNamingTheKey) {
+TEST_P(HostileMetadata, LoadsAndRunsOrIsRefusedNamingTheFile) {
   const Mutation& mutation = GetParam();
   const fs::path model = write_mutated(mutation);
   const fs::path pipeline_file = dir_ / "pipeline.yaml";

@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto model = HfModel::open(dir);
     for (uint64_t i = 0; i < model->tensor_count(); ++i) {
       const HfModel::Tensor& t = model->tensor(i);
-      if (t.n_bytes > (256u << 20)) std::abort();  // from at most 64 KiB of input
+      if (t.n_bytes > (256u << 20)) std::abort();  // from at most 128 KiB of input (-max_len)
       std::vector<uint8_t> bytes(t.n_bytes);
       model->read(i, 0, bytes.data(), bytes.size());  // builds GPTQ layouts; ASan checks the writes
       if (!bytes.empty()) g_sink = static_cast<uint8_t>(bytes.front() ^ bytes.back());

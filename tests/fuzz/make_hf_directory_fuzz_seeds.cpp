@@ -1,6 +1,6 @@
 // Writes seed inputs for fuzz_hf_directory into the directory given: the
-// test writer's tiny GPTQ directories (4-, 3- and 8-bit, act-order, one
-// group, v2 zeros, quantization_config inside config.json), a float
+// test writer's tiny GPTQ directories (4-, 3- and 8-bit, act-order, v2
+// zeros, quantization_config inside config.json), a float
 // checkpoint, a Mistral config with RoPE scaling, and a one-shard index.
 #include <cstdio>
 #include <filesystem>

@@ -190,6 +190,15 @@ inline __m256i five_bit_codes(const uint8_t* qs, const uint8_t* qh) {
   return _mm256_or_si256(nibble_codes(qs), _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(16)));
 }
 
+// IQ4_NL's code book + 128 (1..241): the unsigned weight bytes of its mat-vec.
+struct Iq4nlBiasedBook {
+  alignas(16) uint8_t value[16];
+  constexpr Iq4nlBiasedBook() : value{} {
+    for (int i = 0; i < 16; ++i) value[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
+  }
+};
+constexpr Iq4nlBiasedBook kIq4nlBiased{};
+
 // IQ4_NL's code book values (-127..113) of a block's codes, by byte shuffle.
 inline __m256i iq4nl_values(const uint8_t* qs) {
   const __m256i book = _mm256_broadcastsi128_si256(load128(kIq4nlValues));
@@ -336,11 +345,12 @@ struct IntIQ4_NL {
   static float scale(const std::byte* p) { return block_scale<BlockIQ4_NL>(p); }
   static __m256i weights(const std::byte* p) { return iq4nl_values(reinterpret_cast<const BlockIQ4_NL*>(p)->qs); }
   static __m256i dot(const std::byte* p, const QuantColumn& x, int64_t b) {
-    return offset_dot(_mm256_xor_si256(weights(p), _mm256_set1_epi8(static_cast<char>(0x80))), x, b);
+    const __m256i book = _mm256_broadcastsi128_si256(load128(kIq4nlBiased.value));
+    return offset_dot(_mm256_shuffle_epi8(book, nibble_codes(reinterpret_cast<const BlockIQ4_NL*>(p)->qs)), x, b);
   }
   static NibbleGroup group(const std::byte* p) {
     NibbleGroup g = NibbleGroup::gather(p);
-    const __m512i book = _mm512_broadcast_i32x4(_mm_xor_si128(load128(kIq4nlValues), _mm_set1_epi8(static_cast<char>(0x80))));
+    const __m512i book = _mm512_broadcast_i32x4(load128(kIq4nlBiased.value));
     #pragma GCC unroll 4
     for (auto& c : g.c) c = _mm512_shuffle_epi8(book, c);
     return g;
